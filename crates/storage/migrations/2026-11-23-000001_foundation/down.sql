@@ -1,0 +1,13 @@
+DROP TABLE audit_log;
+DROP TABLE operator_tokens;
+DROP TABLE replay_cache;
+DROP TABLE signing_keys;
+DROP TABLE access_tokens;
+DROP TABLE auth_codes;
+DROP TABLE sessions;
+DROP TABLE login_flows;
+DROP TABLE users;
+DROP TABLE oidc_clients;
+DROP TABLE saml_connections;
+DROP TABLE tenant_domains;
+DROP TABLE tenants;

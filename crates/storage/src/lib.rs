@@ -1,0 +1,252 @@
+//! Gatehouse persistence: the diesel schema, embedded migrations and every query the facade needs.
+//!
+//! SQLite (a file, created on first use) is the embedded default; PostgreSQL is the production
+//! store. Both go through **one code path**: a [`diesel::MultiConnection`] enum and a schema that
+//! only uses column types both engines share (text, bigint, integer, boolean; times are unix
+//! seconds). This is the only crate of the workspace that uses diesel (enforced by the layering
+//! test and `deny.toml`).
+//!
+//! The facade owns transactions: it calls [`Store::transaction`] and passes the connection to the
+//! query functions in [`queries`].
+//!
+//! ```no_run
+//! let store = storage::Store::open("sqlite://gatehouse.db").unwrap();
+//! store.migrate().unwrap();
+//! let tenants = store.transaction(|conn| storage::queries::list_tenants(conn)).unwrap();
+//! # let _: Vec<storage::models::Tenant> = tenants;
+//! ```
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use std::time::Duration;
+
+pub mod models;
+pub mod queries;
+pub mod schema;
+
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+mod connection {
+    #![allow(missing_docs)] // the derive generates undocumented helper items
+
+    /// One connection to either engine; every query in this crate is written once against it.
+    #[derive(diesel::MultiConnection)]
+    pub enum AnyConnection {
+        Postgresql(diesel::PgConnection),
+        Sqlite(diesel::SqliteConnection),
+    }
+}
+pub use connection::AnyConnection;
+pub mod testing;
+
+/// The connection type the query functions take.
+pub type Conn = AnyConnection;
+
+/// Which database engine a URL selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// `postgres://` or `postgresql://`.
+    Postgres,
+    /// `sqlite://PATH`, `sqlite:PATH`, or a bare file path.
+    Sqlite,
+}
+
+impl Engine {
+    /// Decide the engine from the URL scheme (never by trial: a PostgreSQL URL must never fall back
+    /// to creating a SQLite file of that name when the server is down).
+    pub fn of(url: &str) -> Engine {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Engine::Postgres
+        } else {
+            Engine::Sqlite
+        }
+    }
+}
+
+/// Errors of the storage layer. The `Display` text may contain database detail: it is for logs,
+/// never for HTTP responses (the server maps this to a generic 500 / 503).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StorageError {
+    /// The database could not be reached or opened.
+    #[error("database unavailable: {detail}")]
+    Unavailable {
+        /// Driver detail.
+        detail: String,
+    },
+    /// A migration failed to apply.
+    #[error("migration failed: {detail}")]
+    Migration {
+        /// Driver detail.
+        detail: String,
+    },
+    /// A uniqueness constraint was violated (the caller maps this to a domain "already exists").
+    #[error("unique constraint violated: {detail}")]
+    Conflict {
+        /// Constraint detail.
+        detail: String,
+    },
+    /// Any other query failure.
+    #[error("query failed: {source}")]
+    Query {
+        /// The diesel error.
+        #[from]
+        source: diesel::result::Error,
+    },
+}
+
+impl StorageError {
+    pub(crate) fn classify(err: diesel::result::Error) -> StorageError {
+        match err {
+            diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                info,
+            ) => StorageError::Conflict {
+                detail: info.message().to_owned(),
+            },
+            other => StorageError::Query { source: other },
+        }
+    }
+}
+
+/// Opens connections with the pragmas each engine needs.
+#[derive(Debug)]
+struct Manager {
+    url: String,
+    engine: Engine,
+}
+
+impl ManageConnection for Manager {
+    type Connection = AnyConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<AnyConnection, r2d2::Error> {
+        match self.engine {
+            Engine::Postgres => diesel::PgConnection::establish(&self.url)
+                .map(AnyConnection::Postgresql)
+                .map_err(r2d2::Error::ConnectionError),
+            Engine::Sqlite => {
+                let path = sqlite_path(&self.url);
+                let mut conn = diesel::SqliteConnection::establish(path)
+                    .map_err(r2d2::Error::ConnectionError)?;
+                // WAL lets readers proceed during a write; busy_timeout makes a second process (the
+                // CLI next to a running server) wait instead of failing; foreign keys are off by
+                // default in SQLite and we want the same integrity as on PostgreSQL.
+                conn.batch_execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+                     PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+                )
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(AnyConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
+        false
+    }
+}
+
+fn sqlite_path(url: &str) -> &str {
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url)
+}
+
+/// A pool of connections to one database.
+#[derive(Clone)]
+pub struct Store {
+    pool: r2d2::Pool<Manager>,
+    engine: Engine,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("engine", &self.engine)
+            .finish()
+    }
+}
+
+impl Store {
+    /// Open (and for SQLite, create) the database at `url` with a default pool size.
+    pub fn open(url: &str) -> Result<Store, StorageError> {
+        Self::open_with_pool_size(url, 8)
+    }
+
+    /// Open with an explicit pool size. SQLite always uses a single connection: it has one writer
+    /// at a time anyway, and one connection avoids `SQLITE_BUSY` on lock upgrades inside
+    /// concurrent transactions.
+    pub fn open_with_pool_size(url: &str, size: u32) -> Result<Store, StorageError> {
+        let engine = Engine::of(url);
+        let size = match engine {
+            Engine::Sqlite => 1,
+            Engine::Postgres => size.max(1),
+        };
+        let pool = r2d2::Pool::builder()
+            .max_size(size)
+            .connection_timeout(Duration::from_secs(30))
+            .build(Manager {
+                url: url.to_owned(),
+                engine,
+            })
+            .map_err(|e| StorageError::Unavailable {
+                detail: e.to_string(),
+            })?;
+        Ok(Store { pool, engine })
+    }
+
+    /// Which engine this store talks to.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// Apply every embedded migration not yet applied; returns the versions applied now.
+    pub fn migrate(&self) -> Result<Vec<String>, StorageError> {
+        let mut conn = self.connection()?;
+        let applied = match &mut *conn {
+            AnyConnection::Postgresql(c) => c.run_pending_migrations(MIGRATIONS),
+            AnyConnection::Sqlite(c) => c.run_pending_migrations(MIGRATIONS),
+        }
+        .map_err(|e| StorageError::Migration {
+            detail: e.to_string(),
+        })?;
+        Ok(applied.iter().map(|v| v.to_string()).collect())
+    }
+
+    fn connection(&self) -> Result<r2d2::PooledConnection<Manager>, StorageError> {
+        self.pool.get().map_err(|e| StorageError::Unavailable {
+            detail: e.to_string(),
+        })
+    }
+
+    /// Run `f` in one database transaction: committed if `f` returns `Ok`, rolled back otherwise
+    /// (so a failed operation never leaves a partial write).
+    pub fn transaction<T, E>(&self, f: impl FnOnce(&mut Conn) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StorageError>,
+    {
+        let mut conn = self.connection()?;
+        let mut caller_error: Option<E> = None;
+        let result = conn.transaction::<T, diesel::result::Error, _>(|c| {
+            f(c).map_err(|e| {
+                caller_error = Some(e);
+                diesel::result::Error::RollbackTransaction
+            })
+        });
+        match result {
+            Ok(value) => Ok(value),
+            Err(err) => match caller_error {
+                Some(e) => Err(e),
+                None => Err(StorageError::classify(err).into()),
+            },
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! Row types, one per table. Times are unix seconds; JSON-valued columns are text the facade
+//! (de)serializes, so this crate stays ignorant of protocol types.
+#![allow(missing_docs)]
+
+use crate::schema::*;
+use diesel::prelude::*;
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = tenants)]
+pub struct Tenant {
+    pub id: String,
+    pub slug: String,
+    pub display_name: String,
+    pub external_id: Option<String>,
+    pub parent_id: Option<String>,
+    pub session_lifetime_secs: i64,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = tenant_domains)]
+pub struct TenantDomain {
+    pub domain: String,
+    pub tenant_id: String,
+    pub verified: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = saml_connections, treat_none_as_null = true)]
+pub struct SamlConnection {
+    pub id: String,
+    pub tenant_id: String,
+    pub name: String,
+    pub enabled: bool,
+    pub vendor: String,
+    pub idp_entity_id: String,
+    pub sso_url: String,
+    pub slo_url: Option<String>,
+    /// JSON array of base64 DER certificates (every signing certificate the IdP lists).
+    pub idp_certificates: String,
+    pub metadata_url: Option<String>,
+    pub sp_entity_id: String,
+    /// Encrypted PEM (see the facade's secret box).
+    pub sp_signing_key: String,
+    pub sp_signing_cert: String,
+    /// Encrypted PEM.
+    pub sp_encryption_key: String,
+    pub sp_encryption_cert: String,
+    pub sign_requests: bool,
+    pub allow_idp_initiated: bool,
+    pub default_client_id: Option<String>,
+    pub default_redirect_uri: Option<String>,
+    /// JSON attribute mapping.
+    pub attribute_mapping: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = oidc_clients, treat_none_as_null = true)]
+pub struct OidcClient {
+    pub id: String,
+    pub name: String,
+    /// Hash of the client secret; `None` for public clients (PKCE required).
+    pub secret_hash: Option<String>,
+    pub previous_secret_hash: Option<String>,
+    pub previous_secret_expires_at: Option<i64>,
+    /// JSON array of exact redirect URIs.
+    pub redirect_uris: String,
+    pub backchannel_logout_uri: Option<String>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = users, treat_none_as_null = true)]
+pub struct User {
+    pub id: String,
+    pub tenant_id: String,
+    pub connection_id: Option<String>,
+    pub external_subject: String,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    /// JSON array of group names last asserted.
+    pub groups: String,
+    pub active: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = login_flows)]
+pub struct LoginFlow {
+    pub id: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub scope: String,
+    pub tenant_id: String,
+    pub connection_id: String,
+    pub saml_request_id: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub consumed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = sessions)]
+pub struct Session {
+    pub id: String,
+    pub user_id: String,
+    pub tenant_id: String,
+    pub connection_id: String,
+    pub client_id: String,
+    pub idp_session_index: Option<String>,
+    pub acr: Option<String>,
+    /// JSON array.
+    pub amr: String,
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+    pub revoked_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = auth_codes)]
+pub struct AuthCode {
+    pub code_hash: String,
+    pub session_id: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub code_challenge: Option<String>,
+    pub nonce: Option<String>,
+    pub scope: String,
+    pub expires_at: i64,
+    pub used: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = access_tokens)]
+pub struct AccessToken {
+    pub token_hash: String,
+    pub session_id: String,
+    pub client_id: String,
+    pub scope: String,
+    pub issued_at: i64,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = signing_keys)]
+pub struct SigningKey {
+    pub kid: String,
+    /// Encrypted PEM.
+    pub private_key: String,
+    pub created_at: i64,
+    pub retired_at: Option<i64>,
+    pub publish_until: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = operator_tokens)]
+pub struct OperatorToken {
+    pub id: String,
+    pub name: String,
+    pub token_hash: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = audit_log)]
+pub struct AuditRow {
+    pub tenant_id: String,
+    pub seq: i64,
+    pub at: i64,
+    pub event_type: String,
+    pub actor: String,
+    pub target: Option<String>,
+    pub correlation_id: String,
+    /// The full serialized audit record (JSON), hashed into the chain.
+    pub record: String,
+    pub hash: String,
+}

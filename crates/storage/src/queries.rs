@@ -1,0 +1,607 @@
+//! Every query the facade runs, written once for both engines. Each takes the connection of a
+//! transaction opened by [`crate::Store::transaction`].
+
+use crate::models::*;
+use crate::schema::*;
+use crate::{Conn, StorageError};
+use diesel::prelude::*;
+
+type Result<T> = std::result::Result<T, StorageError>;
+
+fn classify<T>(r: QueryResult<T>) -> Result<T> {
+    r.map_err(StorageError::classify)
+}
+
+// ---------- tenants ----------
+
+/// Insert a tenant; a duplicate slug or external id is [`StorageError::Conflict`].
+pub fn insert_tenant(conn: &mut Conn, row: &Tenant) -> Result<()> {
+    classify(
+        diesel::insert_into(tenants::table)
+            .values(row)
+            .execute(conn),
+    )
+    .map(drop)
+}
+
+/// All tenants, by slug.
+pub fn list_tenants(conn: &mut Conn) -> Result<Vec<Tenant>> {
+    classify(
+        tenants::table
+            .order(tenants::slug.asc())
+            .select(Tenant::as_select())
+            .load(conn),
+    )
+}
+
+/// A tenant by id or by slug.
+pub fn find_tenant(conn: &mut Conn, id_or_slug: &str) -> Result<Option<Tenant>> {
+    classify(
+        tenants::table
+            .filter(tenants::id.eq(id_or_slug).or(tenants::slug.eq(id_or_slug)))
+            .select(Tenant::as_select())
+            .first(conn)
+            .optional(),
+    )
+}
+
+/// Replace a tenant's mutable fields.
+pub fn update_tenant(conn: &mut Conn, row: &Tenant) -> Result<usize> {
+    classify(
+        diesel::update(tenants::table.find(&row.id))
+            .set(row)
+            .execute(conn),
+    )
+}
+
+// ---------- domains ----------
+
+/// Attach an e-mail domain to a tenant (domains are unique across tenants).
+pub fn insert_domain(conn: &mut Conn, row: &TenantDomain) -> Result<()> {
+    classify(
+        diesel::insert_into(tenant_domains::table)
+            .values(row)
+            .execute(conn),
+    )
+    .map(drop)
+}
+
+/// The domains of a tenant.
+pub fn list_domains(conn: &mut Conn, tenant_id: &str) -> Result<Vec<TenantDomain>> {
+    classify(
+        tenant_domains::table
+            .filter(tenant_domains::tenant_id.eq(tenant_id))
+            .order(tenant_domains::domain.asc())
+            .select(TenantDomain::as_select())
+            .load(conn),
+    )
+}
+
+/// The tenant owning a verified domain, if any.
+pub fn find_domain(conn: &mut Conn, domain: &str) -> Result<Option<TenantDomain>> {
+    classify(
+        tenant_domains::table
+            .find(domain)
+            .select(TenantDomain::as_select())
+            .first(conn)
+            .optional(),
+    )
+}
+
+// ---------- SAML connections ----------
+
+/// Insert a SAML connection.
+pub fn insert_saml_connection(conn: &mut Conn, row: &SamlConnection) -> Result<()> {
+    classify(
+        diesel::insert_into(saml_connections::table)
+            .values(row)
+            .execute(conn),
+    )
+    .map(drop)
+}
+
+/// A SAML connection by id.
+pub fn find_saml_connection(conn: &mut Conn, id: &str) -> Result<Option<SamlConnection>> {
+    classify(
+        saml_connections::table
+            .find(id)
+            .select(SamlConnection::as_select())
+            .first(conn)
+            .optional(),
+    )
+}
+
+/// The SAML connections of a tenant, oldest first.
+pub fn list_saml_connections(conn: &mut Conn, tenant_id: &str) -> Result<Vec<SamlConnection>> {
+    classify(
+        saml_connections::table
+            .filter(saml_connections::tenant_id.eq(tenant_id))
+            .order((
+                saml_connections::created_at.asc(),
+                saml_connections::id.asc(),
+            ))
+            .select(SamlConnection::as_select())
+            .load(conn),
+    )
+}
+
+/// Replace every column of a SAML connection.
+pub fn update_saml_connection(conn: &mut Conn, row: &SamlConnection) -> Result<usize> {
+    classify(
+        diesel::update(saml_connections::table.find(&row.id))
+            .set(row)
+            .execute(conn),
+    )
+}
+
+/// Delete a SAML connection (its users keep their rows; they can no longer sign in through it).
+pub fn delete_saml_connection(conn: &mut Conn, id: &str) -> Result<usize> {
+    classify(diesel::delete(saml_connections::table.find(id)).execute(conn))
+}
+
+// ---------- OIDC clients (apps) ----------
+
+/// Register an app.
+pub fn insert_client(conn: &mut Conn, row: &OidcClient) -> Result<()> {
+    classify(
+        diesel::insert_into(oidc_clients::table)
+            .values(row)
+            .execute(conn),
+    )
+    .map(drop)
+}
+
+/// An app by client id.
+pub fn find_client(conn: &mut Conn, id: &str) -> Result<Option<OidcClient>> {
+    classify(
+        oidc_clients::table
+            .find(id)
+            .select(OidcClient::as_select())
+            .first(conn)
+            .optional(),
+    )
+}
+
+/// Every app.
+pub fn list_clients(conn: &mut Conn) -> Result<Vec<OidcClient>> {
+    classify(
+        oidc_clients::table
+            .order(oidc_clients::id.asc())
+            .select(OidcClient::as_select())
+            .load(conn),
+    )
+}
+
+/// Replace every column of an app.
+pub fn update_client(conn: &mut Conn, row: &OidcClient) -> Result<usize> {
+    classify(
+        diesel::update(oidc_clients::table.find(&row.id))
+            .set(row)
+            .execute(conn),
+    )
+}
+
+// ---------- users ----------
+
+/// Insert a user; the (tenant, connection, subject) triple is unique.
+pub fn insert_user(conn: &mut Conn, row: &User) -> Result<()> {
+    classify(diesel::insert_into(users::table).values(row).execute(conn)).map(drop)
+}
+
+/// The user a connection knows by this subject.
+pub fn find_user_by_subject(
+    conn: &mut Conn,
+    tenant_id: &str,
+    connection_id: &str,
+    subject: &str,
+) -> Result<Option<User>> {
+    classify(
+        users::table
+            .filter(users::tenant_id.eq(tenant_id))
+            .filter(users::connection_id.eq(connection_id))
+            .filter(users::external_subject.eq(subject))
+            .select(User::as_select())
+            .first(conn)
+            .optional(),
+    )
+}
+
+/// A user by id.
+pub fn find_user(conn: &mut Conn, id: &str) -> Result<Option<User>> {
+    classify(
+        users::table
+            .find(id)
+            .select(User::as_select())
+            .first(conn)
+            .optional(),
+    )
+}
+
+/// Users of a tenant, by creation.
+pub fn list_users(conn: &mut Conn, tenant_id: &str, limit: i64, offset: i64) -> Result<Vec<User>> {
+    classify(
+        users::table
+            .filter(users::tenant_id.eq(tenant_id))
+            .order((users::created_at.asc(), users::id.asc()))
+            .limit(limit)
+            .offset(offset)
+            .select(User::as_select())
+            .load(conn),
+    )
+}
+
+/// Replace every column of a user.
+pub fn update_user(conn: &mut Conn, row: &User) -> Result<usize> {
+    classify(
+        diesel::update(users::table.find(&row.id))
+            .set(row)
+            .execute(conn),
+    )
+}
+
+// ---------- login flows ----------
+
+/// Remember an authorize request while the user is at the IdP.
+pub fn insert_login_flow(conn: &mut Conn, row: &LoginFlow) -> Result<()> {
+    classify(
+        diesel::insert_into(login_flows::table)
+            .values(row)
+            .execute(conn),
+    )
+    .map(drop)
+}
+
+/// The flow a SAML request id belongs to.
+pub fn find_login_flow_by_request(conn: &mut Conn, request_id: &str) -> Result<Option<LoginFlow>> {
+    classify(
+        login_flows::table
+            .filter(login_flows::saml_request_id.eq(request_id))
+            .select(LoginFlow::as_select())
+            .first(conn)
+            .optional(),
+    )
+}
+
+/// A flow by id.
+pub fn find_login_flow(conn: &mut Conn, id: &str) -> Result<Option<LoginFlow>> {
+    classify(
+        login_flows::table
+            .find(id)
+            .select(LoginFlow::as_select())
+            .first(conn)
+            .optional(),
+    )
+}
+
+/// Mark a flow consumed; returns `false` if it already was (so a flow completes at most once,
+/// even with two replicas racing).
+pub fn consume_login_flow(conn: &mut Conn, id: &str) -> Result<bool> {
+    let n = classify(
+        diesel::update(
+            login_flows::table
+                .find(id)
+                .filter(login_flows::consumed.eq(false)),
+        )
+        .set(login_flows::consumed.eq(true))
+        .execute(conn),
+    )?;
+    Ok(n == 1)
+}
+
+// ---------- sessions, codes, tokens ----------
+
+/// Open a session.
+pub fn insert_session(conn: &mut Conn, row: &Session) -> Result<()> {
+    classify(
+        diesel::insert_into(sessions::table)
+            .values(row)
+            .execute(conn),
+    )
+    .map(drop)
+}
+
+/// A session by id.
+pub fn find_session(conn: &mut Conn, id: &str) -> Result<Option<Session>> {
+    classify(
+        sessions::table
+            .find(id)
+            .select(Session::as_select())
+            .first(conn)
+            .optional(),
+    )
+}
+
+/// Revoke one session (no-op if already revoked); returns whether it changed.
+pub fn revoke_session(conn: &mut Conn, id: &str, at: i64, reason: &str) -> Result<bool> {
+    let n = classify(
+        diesel::update(
+            sessions::table
+                .find(id)
+                .filter(sessions::revoked_at.is_null()),
+        )
+        .set((
+            sessions::revoked_at.eq(Some(at)),
+            sessions::revoked_reason.eq(Some(reason)),
+        ))
+        .execute(conn),
+    )?;
+    Ok(n == 1)
+}
+
+/// Revoke every live session of a user; returns the ids revoked.
+pub fn revoke_user_sessions(
+    conn: &mut Conn,
+    user_id: &str,
+    at: i64,
+    reason: &str,
+) -> Result<Vec<String>> {
+    let ids: Vec<String> = classify(
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::revoked_at.is_null())
+            .select(sessions::id)
+            .load(conn),
+    )?;
+    for id in &ids {
+        revoke_session(conn, id, at, reason)?;
+    }
+    Ok(ids)
+}
+
+/// Sessions of a user, newest first.
+pub fn list_user_sessions(conn: &mut Conn, user_id: &str) -> Result<Vec<Session>> {
+    classify(
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .order(sessions::created_at.desc())
+            .select(Session::as_select())
+            .load(conn),
+    )
+}
+
+/// Store an authorization code (hashed).
+pub fn insert_auth_code(conn: &mut Conn, row: &AuthCode) -> Result<()> {
+    classify(
+        diesel::insert_into(auth_codes::table)
+            .values(row)
+            .execute(conn),
+    )
+    .map(drop)
+}
+
+/// Take an authorization code: returns it only the first time (single use across replicas).
+pub fn take_auth_code(conn: &mut Conn, code_hash: &str) -> Result<Option<AuthCode>> {
+    let n = classify(
+        diesel::update(
+            auth_codes::table
+                .find(code_hash)
+                .filter(auth_codes::used.eq(false)),
+        )
+        .set(auth_codes::used.eq(true))
+        .execute(conn),
+    )?;
+    if n != 1 {
+        return Ok(None);
+    }
+    classify(
+        auth_codes::table
+            .find(code_hash)
+            .select(AuthCode::as_select())
+            .first(conn)
+            .optional(),
+    )
+}
+
+/// Store an access token (hashed).
+pub fn insert_access_token(conn: &mut Conn, row: &AccessToken) -> Result<()> {
+    classify(
+        diesel::insert_into(access_tokens::table)
+            .values(row)
+            .execute(conn),
+    )
+    .map(drop)
+}
+
+/// An access token with its session.
+pub fn find_access_token(
+    conn: &mut Conn,
+    token_hash: &str,
+) -> Result<Option<(AccessToken, Session)>> {
+    classify(
+        access_tokens::table
+            .inner_join(sessions::table.on(sessions::id.eq(access_tokens::session_id)))
+            .filter(access_tokens::token_hash.eq(token_hash))
+            .select((AccessToken::as_select(), Session::as_select()))
+            .first(conn)
+            .optional(),
+    )
+}
+
+// ---------- signing keys ----------
+
+/// Add a token-signing key.
+pub fn insert_signing_key(conn: &mut Conn, row: &SigningKey) -> Result<()> {
+    classify(
+        diesel::insert_into(signing_keys::table)
+            .values(row)
+            .execute(conn),
+    )
+    .map(drop)
+}
+
+/// Every signing key, newest first.
+pub fn list_signing_keys(conn: &mut Conn) -> Result<Vec<SigningKey>> {
+    classify(
+        signing_keys::table
+            .order((signing_keys::created_at.desc(), signing_keys::kid.desc()))
+            .select(SigningKey::as_select())
+            .load(conn),
+    )
+}
+
+/// Retire a key: it stops signing now and stays published until `publish_until`.
+pub fn retire_signing_key(
+    conn: &mut Conn,
+    kid: &str,
+    at: i64,
+    publish_until: i64,
+) -> Result<usize> {
+    classify(
+        diesel::update(signing_keys::table.find(kid))
+            .set((
+                signing_keys::retired_at.eq(Some(at)),
+                signing_keys::publish_until.eq(Some(publish_until)),
+            ))
+            .execute(conn),
+    )
+}
+
+// ---------- replay cache ----------
+
+/// Record that `key` was seen, to be remembered until `expires_at`. Returns `false` if it had
+/// already been recorded (a replay) — on this replica or any other sharing the database.
+pub fn remember_once(conn: &mut Conn, key: &str, expires_at: i64) -> Result<bool> {
+    let r = diesel::insert_into(replay_cache::table)
+        .values((
+            replay_cache::key.eq(key),
+            replay_cache::expires_at.eq(expires_at),
+        ))
+        .execute(conn);
+    match r {
+        Ok(_) => Ok(true),
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => Ok(false),
+        Err(e) => Err(StorageError::classify(e)),
+    }
+}
+
+/// Forget replay-cache entries and login flows that expired before `now`.
+pub fn purge_expired(conn: &mut Conn, now: i64) -> Result<usize> {
+    let a = classify(
+        diesel::delete(replay_cache::table.filter(replay_cache::expires_at.lt(now))).execute(conn),
+    )?;
+    let b = classify(
+        diesel::delete(login_flows::table.filter(login_flows::expires_at.lt(now))).execute(conn),
+    )?;
+    Ok(a + b)
+}
+
+// ---------- operator tokens ----------
+
+/// Store an operator (admin API) token hash.
+pub fn insert_operator_token(conn: &mut Conn, row: &OperatorToken) -> Result<()> {
+    classify(
+        diesel::insert_into(operator_tokens::table)
+            .values(row)
+            .execute(conn),
+    )
+    .map(drop)
+}
+
+/// A live operator token by hash.
+pub fn find_operator_token(conn: &mut Conn, token_hash: &str) -> Result<Option<OperatorToken>> {
+    classify(
+        operator_tokens::table
+            .filter(operator_tokens::token_hash.eq(token_hash))
+            .filter(operator_tokens::revoked_at.is_null())
+            .select(OperatorToken::as_select())
+            .first(conn)
+            .optional(),
+    )
+}
+
+/// Every operator token (hashes included; the caller must not display them).
+pub fn list_operator_tokens(conn: &mut Conn) -> Result<Vec<OperatorToken>> {
+    classify(
+        operator_tokens::table
+            .order(operator_tokens::created_at.asc())
+            .select(OperatorToken::as_select())
+            .load(conn),
+    )
+}
+
+/// Revoke an operator token.
+pub fn revoke_operator_token(conn: &mut Conn, id: &str, at: i64) -> Result<usize> {
+    classify(
+        diesel::update(operator_tokens::table.find(id))
+            .set(operator_tokens::revoked_at.eq(Some(at)))
+            .execute(conn),
+    )
+}
+
+// ---------- audit log ----------
+
+/// The newest record of a tenant's chain.
+pub fn last_audit_row(conn: &mut Conn, tenant_id: &str) -> Result<Option<AuditRow>> {
+    classify(
+        audit_log::table
+            .filter(audit_log::tenant_id.eq(tenant_id))
+            .order(audit_log::seq.desc())
+            .select(AuditRow::as_select())
+            .first(conn)
+            .optional(),
+    )
+}
+
+/// Append a record. The (tenant, seq) primary key makes two writers racing for the same position
+/// fail rather than fork the chain.
+pub fn insert_audit_row(conn: &mut Conn, row: &AuditRow) -> Result<()> {
+    classify(
+        diesel::insert_into(audit_log::table)
+            .values(row)
+            .execute(conn),
+    )
+    .map(drop)
+}
+
+/// Filter for [`list_audit_rows`].
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Tenant whose chain to read.
+    pub tenant_id: String,
+    /// Only records with `seq > after_seq` (cursor paging).
+    pub after_seq: i64,
+    /// Inclusive lower bound on `at`.
+    pub from: Option<i64>,
+    /// Exclusive upper bound on `at`.
+    pub to: Option<i64>,
+    /// Only this event type.
+    pub event_type: Option<String>,
+    /// Only this actor (`kind:id`).
+    pub actor: Option<String>,
+    /// Only this target.
+    pub target: Option<String>,
+    /// Page size.
+    pub limit: i64,
+}
+
+/// Records of a tenant's chain in `seq` order.
+pub fn list_audit_rows(conn: &mut Conn, f: &AuditFilter) -> Result<Vec<AuditRow>> {
+    let mut q = audit_log::table
+        .filter(audit_log::tenant_id.eq(&f.tenant_id))
+        .filter(audit_log::seq.gt(f.after_seq))
+        .into_boxed();
+    if let Some(from) = f.from {
+        q = q.filter(audit_log::at.ge(from));
+    }
+    if let Some(to) = f.to {
+        q = q.filter(audit_log::at.lt(to));
+    }
+    if let Some(t) = &f.event_type {
+        q = q.filter(audit_log::event_type.eq(t.clone()));
+    }
+    if let Some(a) = &f.actor {
+        q = q.filter(audit_log::actor.eq(a.clone()));
+    }
+    if let Some(t) = &f.target {
+        q = q.filter(audit_log::target.eq(t.clone()));
+    }
+    classify(
+        q.order(audit_log::seq.asc())
+            .limit(f.limit)
+            .select(AuditRow::as_select())
+            .load(conn),
+    )
+}

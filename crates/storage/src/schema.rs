@@ -1,0 +1,184 @@
+//! Diesel table definitions; kept by hand in step with `migrations/` (one schema for both engines).
+#![allow(missing_docs)]
+
+diesel::table! {
+    tenants (id) {
+        id -> Text,
+        slug -> Text,
+        display_name -> Text,
+        external_id -> Nullable<Text>,
+        parent_id -> Nullable<Text>,
+        session_lifetime_secs -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    tenant_domains (domain) {
+        domain -> Text,
+        tenant_id -> Text,
+        verified -> Bool,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    saml_connections (id) {
+        id -> Text,
+        tenant_id -> Text,
+        name -> Text,
+        enabled -> Bool,
+        vendor -> Text,
+        idp_entity_id -> Text,
+        sso_url -> Text,
+        slo_url -> Nullable<Text>,
+        idp_certificates -> Text,
+        metadata_url -> Nullable<Text>,
+        sp_entity_id -> Text,
+        sp_signing_key -> Text,
+        sp_signing_cert -> Text,
+        sp_encryption_key -> Text,
+        sp_encryption_cert -> Text,
+        sign_requests -> Bool,
+        allow_idp_initiated -> Bool,
+        default_client_id -> Nullable<Text>,
+        default_redirect_uri -> Nullable<Text>,
+        attribute_mapping -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    oidc_clients (id) {
+        id -> Text,
+        name -> Text,
+        secret_hash -> Nullable<Text>,
+        previous_secret_hash -> Nullable<Text>,
+        previous_secret_expires_at -> Nullable<BigInt>,
+        redirect_uris -> Text,
+        backchannel_logout_uri -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        tenant_id -> Text,
+        connection_id -> Nullable<Text>,
+        external_subject -> Text,
+        email -> Nullable<Text>,
+        first_name -> Nullable<Text>,
+        last_name -> Nullable<Text>,
+        groups -> Text,
+        active -> Bool,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    login_flows (id) {
+        id -> Text,
+        client_id -> Text,
+        redirect_uri -> Text,
+        state -> Nullable<Text>,
+        nonce -> Nullable<Text>,
+        code_challenge -> Nullable<Text>,
+        scope -> Text,
+        tenant_id -> Text,
+        connection_id -> Text,
+        saml_request_id -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        consumed -> Bool,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        user_id -> Text,
+        tenant_id -> Text,
+        connection_id -> Text,
+        client_id -> Text,
+        idp_session_index -> Nullable<Text>,
+        acr -> Nullable<Text>,
+        amr -> Text,
+        auth_time -> BigInt,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+        revoked_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    auth_codes (code_hash) {
+        code_hash -> Text,
+        session_id -> Text,
+        client_id -> Text,
+        redirect_uri -> Text,
+        code_challenge -> Nullable<Text>,
+        nonce -> Nullable<Text>,
+        scope -> Text,
+        expires_at -> BigInt,
+        used -> Bool,
+    }
+}
+
+diesel::table! {
+    access_tokens (token_hash) {
+        token_hash -> Text,
+        session_id -> Text,
+        client_id -> Text,
+        scope -> Text,
+        issued_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        private_key -> Text,
+        created_at -> BigInt,
+        retired_at -> Nullable<BigInt>,
+        publish_until -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    replay_cache (key) {
+        key -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    operator_tokens (id) {
+        id -> Text,
+        name -> Text,
+        token_hash -> Text,
+        created_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    audit_log (tenant_id, seq) {
+        tenant_id -> Text,
+        seq -> BigInt,
+        at -> BigInt,
+        event_type -> Text,
+        actor -> Text,
+        target -> Nullable<Text>,
+        correlation_id -> Text,
+        record -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::joinable!(access_tokens -> sessions (session_id));
+diesel::allow_tables_to_appear_in_same_query!(access_tokens, sessions);

@@ -1,0 +1,112 @@
+//! Throw-away databases for tests of this and higher crates: a SQLite file in the temp directory,
+//! or a fresh PostgreSQL database on the local server (`GATEHOUSE_TEST_POSTGRES_URL`, default
+//! `postgres://postgres@127.0.0.1:5432`). Both are removed on drop. A PostgreSQL server that
+//! cannot be reached is an error, not a skip: CI must exercise both engines.
+
+use crate::{Engine, StorageError, Store};
+use diesel::connection::SimpleConnection;
+use diesel::Connection;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A migrated, empty database that disappears when dropped.
+#[derive(Debug)]
+pub struct TestDatabase {
+    /// The database URL (give it to `Store::open` or to a server under test).
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+#[derive(Debug)]
+enum Cleanup {
+    File(std::path::PathBuf),
+    Postgres { admin_url: String, name: String },
+}
+
+fn unique_name() -> String {
+    format!(
+        "gatehouse_test_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// The admin URL of the local PostgreSQL used by tests.
+pub fn postgres_admin_url() -> String {
+    std::env::var("GATEHOUSE_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+}
+
+impl TestDatabase {
+    /// A new database on `engine`, migrated.
+    pub fn new(engine: Engine) -> Result<TestDatabase, StorageError> {
+        match engine {
+            Engine::Sqlite => Self::sqlite(),
+            Engine::Postgres => Self::postgres(),
+        }
+    }
+
+    /// A new SQLite file database, migrated.
+    pub fn sqlite() -> Result<TestDatabase, StorageError> {
+        let path = std::env::temp_dir().join(format!("{}.db", unique_name()));
+        let _ = std::fs::remove_file(&path);
+        let db = TestDatabase {
+            url: format!("sqlite://{}", path.display()),
+            cleanup: Cleanup::File(path),
+        };
+        Store::open(&db.url)?.migrate()?;
+        Ok(db)
+    }
+
+    /// A new PostgreSQL database on the local server, migrated.
+    pub fn postgres() -> Result<TestDatabase, StorageError> {
+        let admin = postgres_admin_url();
+        let name = unique_name();
+        let mut conn =
+            diesel::PgConnection::establish(&format!("{admin}/postgres")).map_err(|e| {
+                StorageError::Unavailable {
+                    detail: format!("{admin}: {e}"),
+                }
+            })?;
+        conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))?;
+        conn.batch_execute(&format!("CREATE DATABASE {name}"))?;
+        let db = TestDatabase {
+            url: format!("{admin}/{name}"),
+            cleanup: Cleanup::Postgres {
+                admin_url: admin,
+                name,
+            },
+        };
+        Store::open_with_pool_size(&db.url, 4)?.migrate()?;
+        Ok(db)
+    }
+
+    /// Open a store on this database.
+    pub fn store(&self) -> Result<Store, StorageError> {
+        Store::open_with_pool_size(&self.url, 4)
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::File(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            Cleanup::Postgres { admin_url, name } => {
+                if let Ok(mut conn) =
+                    diesel::PgConnection::establish(&format!("{admin_url}/postgres"))
+                {
+                    let _ =
+                        conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                }
+            }
+        }
+    }
+}
+
+/// Both engines, for tests that must pass on each.
+pub const ENGINES: [Engine; 2] = [Engine::Sqlite, Engine::Postgres];
