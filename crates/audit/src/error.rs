@@ -1,0 +1,85 @@
+//! The crate's error enum and the chain-verification failure.
+
+/// What can go wrong building, parsing or exporting audit records.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuditError {
+    /// `append` was given the head of another tenant's chain.
+    #[error("previous record belongs to tenant {found:?}, draft is for {expected:?}")]
+    TenantMismatch {
+        /// The draft's tenant.
+        expected: String,
+        /// The previous record's tenant.
+        found: String,
+    },
+    /// The chain reached `u64::MAX` records.
+    #[error("audit sequence number overflow")]
+    SeqOverflow,
+    /// A serialized record exceeds [`crate::MAX_RECORD_BYTES`].
+    #[error("audit record is {len} bytes, the limit is {max}")]
+    TooLarge {
+        /// Size received.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A stored record is not valid JSON of the expected shape.
+    #[error("audit record does not parse: {detail}")]
+    Parse {
+        /// serde_json's description (line/column), never the record itself.
+        detail: String,
+    },
+    /// A record could not be serialized (should not happen for well-formed values).
+    #[error("audit record does not serialize: {detail}")]
+    Serialize {
+        /// serde_json's description.
+        detail: String,
+    },
+    /// Writing an export failed.
+    #[error("export write failed")]
+    Io {
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Why a record fails verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BreakReason {
+    /// The first record of a full chain is not `seq` 1 with the all-zero genesis `prev_hash`.
+    NotGenesis,
+    /// `seq` jumped past the next expected number: records are missing (or a later record was
+    /// moved ahead of an earlier one).
+    Gap {
+        /// The sequence number that should have come next.
+        expected: u64,
+    },
+    /// `seq` is not larger than its predecessor's: a duplicate or a record moved back.
+    OutOfOrder {
+        /// The sequence number that should have come next.
+        expected: u64,
+    },
+    /// The record belongs to another tenant than the chain it appears in.
+    TenantChanged,
+    /// `prev_hash` is not the predecessor's `hash`: the link was cut or the predecessor rewritten.
+    PrevHashMismatch,
+    /// The stored `hash` does not match the record's content: the record was edited.
+    HashMismatch,
+    /// The record claims a schema version this build does not know.
+    UnsupportedSchemaVersion {
+        /// The version found.
+        found: u16,
+    },
+}
+
+/// The first record at which a chain fails verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("audit chain broken at seq {seq}: {reason:?}")]
+pub struct ChainBreak {
+    /// `seq` of the offending record, as stored.
+    pub seq: u64,
+    /// What is wrong with it.
+    pub reason: BreakReason,
+}
