@@ -45,6 +45,7 @@ impl ActorKind {
 
 /// Who acted.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Actor {
     /// Kind of principal.
     pub kind: ActorKind,
@@ -81,7 +82,11 @@ pub struct AuditDraft {
 }
 
 /// One sealed entry of a tenant's audit chain.
+///
+/// Unknown fields are refused when parsing (here and in events): the hash is recomputed from the
+/// parsed value, so a field it did not know would be stored data that no hash covers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AuditRecord {
     /// Tenant the chain belongs to.
     pub tenant_id: String,

@@ -80,6 +80,7 @@ pub enum ConfigAction {
 /// A role grant as recorded in the audit log (mirrors the role mapper's grant without depending
 /// on it: audit sits below the role mapper in the layering).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AuditGrant {
     /// Role name.
     pub role: String,
@@ -89,7 +90,7 @@ pub struct AuditGrant {
 
 /// One auditable occurrence. Serialized with a `type` tag (`"login.succeeded"`, …).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type")]
+#[serde(tag = "type", deny_unknown_fields)]
 #[non_exhaustive]
 pub enum AuditEvent {
     /// A user signed in through an upstream connection.

@@ -359,8 +359,24 @@ fn parsing_is_bounded_and_never_panics() {
             "{junk:?}"
         );
     }
-    // A record whose timestamp carries nanoseconds cannot have been written by this crate.
+    // Fields no hash covers are refused, at the record and at the event level.
     let chain = chain_of(sample_events()[..1].to_vec());
+    let json = chain[0].to_json().unwrap();
+    for extra in [
+        json.replacen("{\"tenant_id\"", "{\"note\":1,\"tenant_id\"", 1),
+        json.replacen("{\"type\"", "{\"password\":\"x\",\"type\"", 1),
+        json.replacen("\"kind\"", "\"extra\":0,\"kind\"", 1),
+    ] {
+        assert_ne!(extra, json);
+        assert!(
+            matches!(
+                AuditRecord::from_json(&extra),
+                Err(AuditError::Parse { .. })
+            ),
+            "{extra}"
+        );
+    }
+    // A record whose timestamp carries nanoseconds cannot have been written by this crate.
     let json = chain[0]
         .to_json()
         .unwrap()
