@@ -551,3 +551,37 @@ fn memory_sink_chains_per_tenant_and_filters_queries() {
         "scim_token:tok_1"
     );
 }
+
+/// Every prefix and many single-byte corruptions of a stored record: parsing never panics, and
+/// whatever still parses fails verification.
+#[test]
+fn corrupted_stored_records_never_panic_or_verify_silently() {
+    let chain = chain_of(sample_events());
+    let json = chain[10].to_json().unwrap();
+    let bytes = json.as_bytes();
+    let mut parsed = 0;
+    for cut in 0..bytes.len() {
+        assert!(AuditRecord::from_json(&String::from_utf8_lossy(&bytes[..cut])).is_err());
+        for replacement in [b'{', b'"', b'0', b'1', b'x', b'\\'] {
+            let mut mutated = bytes.to_vec();
+            if mutated[cut] == replacement {
+                continue;
+            }
+            mutated[cut] = replacement;
+            if let Ok(record) = AuditRecord::from_json(&String::from_utf8_lossy(&mutated)) {
+                parsed += 1;
+                let mut forged = chain.clone();
+                forged[10] = record;
+                assert!(
+                    verify_chain(&forged).is_err(),
+                    "undetected: {}",
+                    String::from_utf8_lossy(&mutated)
+                );
+            }
+        }
+    }
+    assert!(
+        parsed > 100,
+        "mutations mostly still parse (ids, hashes), so they must be checked"
+    );
+}

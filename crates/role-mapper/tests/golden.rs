@@ -73,3 +73,35 @@ fn golden_explanations() {
         expect_file![dir.join("explain.txt")].assert_eq(&explanation.to_string());
     }
 }
+
+/// Every prefix and many single-byte corruptions of every fixture rule set: parsing returns
+/// `Ok` or `Err`, never panics, and anything it accepts also validates.
+#[test]
+fn corrupted_rule_sets_never_panic() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(fixtures()).unwrap() {
+        let path = entry.unwrap().path().join("rules.json");
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let bytes = text.as_bytes();
+        for cut in 0..bytes.len() {
+            let prefix = String::from_utf8_lossy(&bytes[..cut]);
+            if let Ok(set) = RuleSet::from_json(&prefix) {
+                set.validate().unwrap();
+            }
+            for replacement in [b'{', b'"', b']', b'0', b'x'] {
+                let mut mutated = bytes.to_vec();
+                mutated[cut] = replacement;
+                if let Ok(set) = RuleSet::from_json(&String::from_utf8_lossy(&mutated)) {
+                    set.validate().unwrap();
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(
+        checked > 1000,
+        "fixtures went missing ({checked} positions)"
+    );
+}
