@@ -532,6 +532,8 @@ pub fn decode_redirect(query: &str, limits: &RedirectLimits) -> Result<DecodedRe
 /// §3.4.4.1 fixes (`SAMLRequest`/`SAMLResponse`, `RelayState` if present, `SigAlg`), whatever
 /// their order in the URL. Succeeds if any key verifies. Accepts RSA-SHA256 and RSA-SHA512 only.
 /// Fails closed: no keys is a configuration error, an unsigned message is [`SamlError::Unsigned`].
+/// The query is bounded by [`RedirectLimits::DEFAULT`]`.max_query_bytes`; call
+/// [`decode_redirect`] for the message itself (this function does not inflate it).
 pub fn verify_redirect_signature(query: &str, keys: &[PKey<Public>]) -> Result<(), SamlError> {
     if keys.is_empty() {
         return Err(SamlError::Config {

@@ -484,3 +484,33 @@ fn response_kind_uses_saml_response_parameter() {
     let decoded = decode_redirect(query_of(&url), &RedirectLimits::DEFAULT).unwrap();
     assert_eq!(decoded.kind, MessageKind::Response);
 }
+
+/// Truncations and corruptions of a real signed query: decoding and verification return
+/// errors, never panic.
+#[test]
+fn mutated_redirect_queries_never_panic() {
+    let (private, public) = key_pair();
+    let signer = RedirectSigner::new(private).unwrap();
+    let url = redirect_url(
+        "https://idp.example.com/sso",
+        &request(true).to_xml(),
+        Some("rs"),
+        Some(&signer),
+    )
+    .unwrap();
+    let query = query_of(&url).as_bytes().to_vec();
+    let keys = [public];
+    let mut exercise = |bytes: &[u8]| {
+        let q = String::from_utf8_lossy(bytes);
+        let _ = decode_redirect(&q, &RedirectLimits::DEFAULT);
+        let _ = verify_redirect_signature(&q, &keys);
+    };
+    for cut in (0..query.len()).step_by(5) {
+        exercise(&query[..cut]);
+    }
+    for (i, pos) in (0..query.len()).step_by(3).enumerate() {
+        let mut m = query.clone();
+        m[pos] = [b'%', b'&', b'=', b'+', b'A', b' ', 0xc3][i % 7];
+        exercise(&m);
+    }
+}

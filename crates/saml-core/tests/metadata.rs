@@ -452,3 +452,65 @@ fn schema_validation_rejects_misordered_metadata() {
         assert!(result.is_err());
     }
 }
+
+#[test]
+fn utf8_byte_order_mark_is_accepted() {
+    // Metadata saved by Windows tools often starts with a BOM.
+    let mut xml = "\u{feff}".as_bytes().to_vec();
+    xml.extend(read("adfs.xml"));
+    let md = parse_idp_metadata(&xml).unwrap();
+    assert_eq!(
+        md.entity_id,
+        "http://adfs.contoso.example/adfs/services/trust"
+    );
+}
+
+/// A certificate valid past 2049 carries its notAfter as GeneralizedTime, not UTCTime.
+#[test]
+fn certificate_times_beyond_2049_are_read() {
+    use openssl::asn1::Asn1Time;
+    use openssl::bn::BigNum;
+    use openssl::hash::MessageDigest;
+    use openssl::pkey::PKey;
+    use openssl::rsa::Rsa;
+    use openssl::x509::{X509Builder, X509NameBuilder};
+    use saml_core::metadata::IdpCertificate;
+
+    let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+    let mut name = X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("O", "Acme, Inc.").unwrap();
+    name.append_entry_by_text("CN", "idp.acme.example").unwrap();
+    let name = name.build();
+    let mut b = X509Builder::new().unwrap();
+    b.set_version(2).unwrap();
+    b.set_serial_number(&BigNum::from_u32(7).unwrap().to_asn1_integer().unwrap())
+        .unwrap();
+    b.set_subject_name(&name).unwrap();
+    b.set_issuer_name(&name).unwrap();
+    b.set_pubkey(&key).unwrap();
+    b.set_not_before(&Asn1Time::from_str("20240101000000Z").unwrap())
+        .unwrap();
+    b.set_not_after(&Asn1Time::from_str("20600229123456Z").unwrap())
+        .unwrap();
+    b.sign(&key, MessageDigest::sha256()).unwrap();
+    let der = b.build().to_der().unwrap();
+
+    let cert = IdpCertificate::from_der(&der).unwrap();
+    assert_eq!(
+        cert.not_after,
+        "2060-02-29T12:34:56Z".parse::<DateTime<Utc>>().unwrap()
+    );
+    assert_eq!(cert.subject, "O=Acme, Inc., CN=idp.acme.example");
+    assert_eq!(cert.sha256_fingerprint.len(), 32 * 3 - 1);
+    assert!(cert
+        .sha256_fingerprint
+        .chars()
+        .all(|c| c == ':' || c.is_ascii_digit() || c.is_ascii_uppercase()));
+
+    assert_eq!(
+        IdpCertificate::from_der(&der[..der.len() - 1])
+            .unwrap_err()
+            .reason_code(),
+        "bad_key"
+    );
+}
