@@ -500,7 +500,7 @@ fn mutated_redirect_queries_never_panic() {
     .unwrap();
     let query = query_of(&url).as_bytes().to_vec();
     let keys = [public];
-    let mut exercise = |bytes: &[u8]| {
+    let exercise = |bytes: &[u8]| {
         let q = String::from_utf8_lossy(bytes);
         let _ = decode_redirect(&q, &RedirectLimits::DEFAULT);
         let _ = verify_redirect_signature(&q, &keys);
