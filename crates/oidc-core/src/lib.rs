@@ -18,8 +18,10 @@
 //! ```
 
 mod b64;
+pub mod claims;
 mod error;
 pub mod jose;
 pub mod pkce;
+pub mod provider;
 
 pub use error::OidcError;
