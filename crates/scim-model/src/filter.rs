@@ -230,7 +230,7 @@ impl Filter {
     }
 
     /// Every attribute referenced, with value-filter paths expanded to `attr.sub`
-    /// (`emails[type eq "work"]` yields `emails.type`). Order of first appearance, deduplicated.
+    /// (`emails[type eq "work"]` yields `emails.type`). Order of first appearance, deduplicated case-insensitively.
     pub fn attribute_paths(&self) -> Vec<AttrPath> {
         let mut out = Vec::new();
         self.collect_paths(None, &mut out);
@@ -247,7 +247,18 @@ impl Filter {
                     sub_attribute: Some(p.name.clone()),
                 },
             };
-            if !out.contains(&full) {
+            // Names are case-insensitive, so `userName` and `USERNAME` are one attribute.
+            let same = |a: &Option<String>, b: &Option<String>| match (a, b) {
+                (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+                (None, None) => true,
+                _ => false,
+            };
+            let seen = out.iter().any(|p: &AttrPath| {
+                same(&p.urn, &full.urn)
+                    && p.name.eq_ignore_ascii_case(&full.name)
+                    && same(&p.sub_attribute, &full.sub_attribute)
+            });
+            if !seen {
                 out.push(full);
             }
         };

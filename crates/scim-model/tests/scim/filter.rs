@@ -191,7 +191,6 @@ fn attribute_paths_flatten_value_filters() {
             "userName",
             "emails.type",
             "emails.value",
-            "userName",
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
         ]
     "#]]

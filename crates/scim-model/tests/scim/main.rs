@@ -4,8 +4,14 @@
 // them in an integration-test crate.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod bulk;
+mod discovery;
+mod errors;
 mod filter;
+mod list;
+mod no_panic;
 mod patch;
+mod resource;
 
 use std::path::PathBuf;
 
