@@ -67,11 +67,17 @@ pub struct IdTokenClaims {
     /// The client(s) the token is for.
     pub aud: Audience,
     /// Expiry, seconds since the epoch.
+    #[serde(deserialize_with = "lenient::numeric_date")]
     pub exp: i64,
     /// Issue time, seconds since the epoch.
+    #[serde(deserialize_with = "lenient::numeric_date")]
     pub iat: i64,
     /// When the user authenticated, seconds since the epoch.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::optional_numeric_date",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub auth_time: Option<i64>,
     /// The authorization request's nonce, echoed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -83,7 +89,11 @@ pub struct IdTokenClaims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// Whether the e-mail address is verified (by a verified domain, for Gatehouse).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::optional_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub email_verified: Option<bool>,
     /// Given name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -101,19 +111,35 @@ pub struct IdTokenClaims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idp: Option<String>,
     /// Authentication methods.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::string_or_seq",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub amr: Vec<String>,
     /// Authentication context class.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acr: Option<String>,
     /// Group names.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::string_or_seq",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub groups: Vec<String>,
     /// Granted roles.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::string_or_seq",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub roles: Vec<String>,
     /// Granted permission scopes (role-mapper output).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::string_or_seq",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub scopes: Vec<String>,
     /// Login session id, matched by back-channel logout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -143,8 +169,10 @@ pub struct LogoutTokenClaims {
     /// The client being told.
     pub aud: Audience,
     /// Issue time, seconds since the epoch.
+    #[serde(deserialize_with = "lenient::numeric_date")]
     pub iat: i64,
     /// Expiry, seconds since the epoch (short: the token is delivered immediately).
+    #[serde(deserialize_with = "lenient::numeric_date")]
     pub exp: i64,
     /// Unique id, for the recipient's replay check.
     pub jti: String,
@@ -224,4 +252,69 @@ pub fn build_logout_token(
         source,
     })?;
     key.sign_with_typ(&value, LOGOUT_TOKEN_TYP)
+}
+
+/// Deserializers that accept the variations real providers emit, so that one provider's
+/// `"email_verified": "true"` or single-string `groups` does not make its tokens unusable.
+/// Serialization always uses the canonical form.
+mod lenient {
+    use serde::{Deserialize, Deserializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Number {
+        Int(i64),
+        Float(f64),
+    }
+
+    fn to_seconds<E: serde::de::Error>(n: Number) -> Result<i64, E> {
+        match n {
+            Number::Int(i) => Ok(i),
+            // RFC 7519 §2 allows fractional NumericDates; truncate. Bounded to stay exact.
+            Number::Float(f) if f.is_finite() && f.abs() < 1e15 => Ok(f.trunc() as i64),
+            Number::Float(_) => Err(E::custom("NumericDate out of range")),
+        }
+    }
+
+    pub(super) fn numeric_date<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        to_seconds(Number::deserialize(d)?)
+    }
+
+    pub(super) fn optional_numeric_date<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<i64>, D::Error> {
+        Option::<Number>::deserialize(d)?
+            .map(to_seconds)
+            .transpose()
+    }
+
+    pub(super) fn optional_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Repr {
+            Bool(bool),
+            Text(String),
+        }
+        match Option::<Repr>::deserialize(d)? {
+            None => Ok(None),
+            Some(Repr::Bool(b)) => Ok(Some(b)),
+            Some(Repr::Text(t)) if t == "true" => Ok(Some(true)),
+            Some(Repr::Text(t)) if t == "false" => Ok(Some(false)),
+            Some(Repr::Text(_)) => Err(serde::de::Error::custom("not a boolean")),
+        }
+    }
+
+    pub(super) fn string_or_seq<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Repr {
+            One(String),
+            Many(Vec<String>),
+        }
+        Ok(match Option::<Repr>::deserialize(d)? {
+            None => Vec::new(),
+            Some(Repr::One(one)) => vec![one],
+            Some(Repr::Many(many)) => many,
+        })
+    }
 }

@@ -122,6 +122,18 @@ pub enum OidcError {
         /// The `now` the caller passed, seconds since the epoch.
         now: i64,
     },
+    /// The `state` returned to the redirect URI is not the one this login sent (CSRF or a
+    /// mixed-up browser tab).
+    #[error("state mismatch")]
+    StateMismatch,
+    /// The upstream provider answered the authorization request with an OAuth error.
+    #[error("provider returned error {error:?}")]
+    ProviderError {
+        /// The `error` code it sent (truncated to 64 characters).
+        error: String,
+        /// Its `error_description`, if any (truncated to 256 characters).
+        description: Option<String>,
+    },
     /// A PKCE `code_verifier` is not 43–128 characters of `[A-Za-z0-9-._~]`.
     #[error("invalid PKCE code_verifier")]
     InvalidCodeVerifier,

@@ -4,6 +4,14 @@
 //! * [`jose`] — RS256 signing keys with RFC 7638 `kid`s, JWKS rendering and parsing, and
 //!   [`jose::verify`], which checks a compact JWS against a key set, an algorithm allow-list and
 //!   a caller-supplied `now`.
+//! * [`claims`] — ID token and back-channel logout token claim sets, shared by both roles.
+//! * [`provider`] — Gatehouse as OpenID Provider to the app: discovery document, authorization
+//!   and token request parsing, token / introspection responses, OAuth error values.
+//! * [`relying_party`] — Gatehouse as relying party to a customer's IdP: discovery parsing,
+//!   authorization URL, callback, code exchange request, ID and logout token validation.
+//!
+//! Validation functions return `Verified*` values that only they can construct; anything an
+//! attacker sends is size-bounded before it is parsed, and no input makes them panic.
 //!
 //! The crate is pure: no storage, no HTTP server, no network, no clock and no OS randomness (the
 //! one exception, RSA key generation, is documented on [`jose::SigningKey::generate`]).
@@ -23,5 +31,6 @@ mod error;
 pub mod jose;
 pub mod pkce;
 pub mod provider;
+pub mod relying_party;
 
 pub use error::OidcError;
