@@ -15,6 +15,8 @@
 //! * `remove` with a value filter that matches nothing succeeds without change, so that an IdP
 //!   retrying a membership removal is idempotent.
 
+use std::collections::HashSet;
+
 use serde_json::{Map, Value};
 
 use crate::error::{Result, ScimError};
@@ -132,16 +134,19 @@ impl ChangeSummary {
             ..ChangeSummary::default()
         };
         if schema.core.attribute("members").is_some() {
+            // Sets, not list scans: groups pushed by IdPs can have tens of thousands of members.
             let before = member_ids(old);
             let after = member_ids(new);
+            let before_set: HashSet<&str> = before.iter().map(String::as_str).collect();
+            let after_set: HashSet<&str> = after.iter().map(String::as_str).collect();
             summary.members_added = after
                 .iter()
-                .filter(|id| !before.contains(id))
+                .filter(|id| !before_set.contains(id.as_str()))
                 .cloned()
                 .collect();
             summary.members_removed = before
                 .iter()
-                .filter(|id| !after.contains(id))
+                .filter(|id| !after_set.contains(id.as_str()))
                 .cloned()
                 .collect();
         }
@@ -157,20 +162,15 @@ impl ChangeSummary {
 }
 
 fn member_ids(obj: &Map<String, Value>) -> Vec<String> {
-    let mut ids: Vec<String> = Vec::new();
-    for m in obj
-        .get("members")
+    let mut seen = HashSet::new();
+    obj.get("members")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-    {
-        if let Some(id) = m.get("value").and_then(Value::as_str) {
-            if !ids.iter().any(|x| x == id) {
-                ids.push(id.to_string());
-            }
-        }
-    }
-    ids
+        .filter_map(|m| m.get("value").and_then(Value::as_str))
+        .filter(|id| seen.insert(*id))
+        .map(str::to_string)
+        .collect()
 }
 
 /// The result of applying a PATCH.
@@ -769,6 +769,7 @@ fn apply_filtered(
             } else {
                 for &i in &matched {
                     if let Some(o) = items.get_mut(i).and_then(Value::as_object_mut) {
+                        check_immutable_subs(def, o, &patch, &target.display)?;
                         o.extend(patch.clone());
                     }
                 }
@@ -779,6 +780,28 @@ fn apply_filtered(
         container.remove(def.name);
     } else {
         container.insert(def.name.to_string(), Value::Array(items));
+    }
+    Ok(())
+}
+
+/// Rewriting an `immutable` sub-attribute (such as `members.value`, the member's identity) of an
+/// existing value is a mutability error; repeating the same value is not.
+fn check_immutable_subs(
+    def: &AttributeDef,
+    existing: &Map<String, Value>,
+    patch: &Map<String, Value>,
+    display: &str,
+) -> Result<()> {
+    for (k, v) in patch {
+        let immutable = def
+            .sub_attribute(k)
+            .is_some_and(|d| d.mutability == Mutability::Immutable);
+        if immutable && existing.get(k).is_some_and(|old| old != v) {
+            return Err(ScimError::Mutability {
+                attribute: format!("{display}.{k}"),
+                reason: "immutable",
+            });
+        }
     }
     Ok(())
 }

@@ -426,6 +426,25 @@ fn read_only_and_immutable_targets_are_mutability_errors() {
         ),
     );
     assert_eq!(out, "error 400 mutability");
+    // The same identity change through a value-filter merge.
+    let out = render(
+        &schema::GROUP,
+        &fixture("base/group.json"),
+        &ops(
+            json!([{"op": "replace", "path": "members[value eq \"902c246b-6245-4190-8e05-00816be7344a\"]", "value": {"value": "x"}}]),
+        ),
+    );
+    assert_eq!(out, "error 400 mutability");
+    // Updating a mutable sub-attribute of a matched member is fine.
+    let out = render(
+        &schema::GROUP,
+        &fixture("base/group.json"),
+        &ops(
+            json!([{"op": "replace", "path": "members[value eq \"902c246b-6245-4190-8e05-00816be7344a\"]",
+                     "value": {"value": "902c246b-6245-4190-8e05-00816be7344a", "display": "Bob"}}]),
+        ),
+    );
+    assert!(out.starts_with("changed: [\"members\"]"), "{out}");
 }
 
 #[test]
