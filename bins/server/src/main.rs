@@ -1,1 +1,148 @@
-fn main() {}
+//! `gatehouse-server`: the actix-web shell around the Gatehouse facade. Routes extract, call
+//! the facade off the async executor, and convert; error rendering lives in [`error`].
+
+mod admin;
+mod demo;
+mod error;
+mod oauth;
+mod saml;
+
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use anyhow::Context;
+use gatehouse::os::{now, OsEntropy};
+use gatehouse::settings::Settings;
+use gatehouse::{Call, Gatehouse, GatehouseConfig};
+use std::sync::Arc;
+
+pub use error::{HttpError, Surface};
+
+/// Shared state of every handler.
+pub type Facade = web::Data<Arc<Gatehouse>>;
+
+/// A fresh correlation id for a request (or the caller's `X-Request-Id` if it is sane).
+pub fn correlation_id(req: &HttpRequest) -> String {
+    req.headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| gatehouse::os::random_hex(8))
+}
+
+/// Run a facade call on the blocking pool (diesel is synchronous) and map its error.
+pub async fn run<T, F>(gh: &Facade, surface: Surface, call: Call, f: F) -> Result<T, HttpError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Gatehouse, &Call) -> gatehouse::Result<T> + Send + 'static,
+{
+    let gh = gh.get_ref().clone();
+    let correlation_id = call.correlation_id.clone();
+    match web::block(move || f(&gh, &call)).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(error)) => Err(HttpError {
+            error,
+            surface,
+            correlation_id,
+        }),
+        Err(e) => Err(HttpError {
+            error: gatehouse::GatehouseError::Internal {
+                detail: e.to_string(),
+            },
+            surface,
+            correlation_id,
+        }),
+    }
+}
+
+async fn healthz(gh: Facade) -> HttpResponse {
+    let gh = gh.get_ref().clone();
+    match web::block(move || gh.list_signing_keys().map(|k| k.len())).await {
+        Ok(Ok(_)) => HttpResponse::Ok().json(serde_json::json!({ "status": "ok" })),
+        _ => {
+            HttpResponse::ServiceUnavailable().json(serde_json::json!({ "status": "unavailable" }))
+        }
+    }
+}
+
+async fn openapi() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(include_str!("../../../docs/openapi.json"))
+}
+
+/// Every route of the server; the embedding story for Rust apps is to call this on their own
+/// `App` with the same `Facade` data.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(healthz))
+        .route("/openapi.json", web::get().to(openapi))
+        .configure(oauth::routes)
+        .configure(saml::routes)
+        .configure(admin::routes)
+        .configure(demo::routes);
+}
+
+fn init_tracing(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let config_file = std::env::args().skip_while(|a| a != "--config").nth(1);
+    let settings = Settings::load(config_file.as_deref().map(std::path::Path::new), |k| {
+        std::env::var(k).ok()
+    })
+    .context("invalid configuration")?;
+    init_tracing(settings.log_json);
+    let store = storage::Store::open_with_pool_size(&settings.database_url, settings.db_pool)
+        .context("opening the database")?;
+    let applied = store.migrate().context("applying migrations")?;
+    if !applied.is_empty() {
+        tracing::info!(?applied, "migrations applied");
+    }
+    let secrets = settings
+        .secret_box(&mut OsEntropy)
+        .context("loading the secret key")?;
+    let mut config = GatehouseConfig::new(settings.public_url.clone(), secrets);
+    config.demo_idp = settings.demo;
+    let gh = Arc::new(Gatehouse::new(store, config, Box::new(OsEntropy)));
+    gh.ensure_signing_key(&Call::system(now()))
+        .context("creating the token-signing key")?;
+    if settings.demo {
+        let demo = gh
+            .setup_demo(&Call::system(now()))
+            .context("setting up the demo tenant")?;
+        tracing::info!(
+            "demo mode: open {}demo/app and sign in as {}",
+            settings.public_url,
+            demo.users.join(" or ")
+        );
+    }
+    tracing::info!(listen = %settings.listen, public_url = %settings.public_url, database = ?gh.store().engine(), "gatehouse-server starting");
+    let data = web::Data::new(gh);
+    let listen = settings.listen;
+    actix_web::rt::System::new().block_on(async move {
+        HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .app_data(web::FormConfig::default().limit(1024 * 1024))
+                .app_data(web::JsonConfig::default().limit(1024 * 1024))
+                .app_data(web::PayloadConfig::new(1024 * 1024))
+                .configure(routes)
+        })
+        .bind(listen)
+        .with_context(|| format!("binding {listen}"))?
+        .run()
+        .await
+        .context("server stopped with an error")
+    })
+}

@@ -28,6 +28,8 @@ pub enum ActorKind {
     System,
     /// Nobody identified yet (e.g. a failed login before the subject is known).
     Anonymous,
+    /// An app (OIDC client) acting with its client credentials.
+    Client,
 }
 
 impl ActorKind {
@@ -39,6 +41,7 @@ impl ActorKind {
             ActorKind::ScimToken => "scim_token",
             ActorKind::System => "system",
             ActorKind::Anonymous => "anonymous",
+            ActorKind::Client => "client",
         }
     }
 }

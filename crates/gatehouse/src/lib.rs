@@ -1,1 +1,201 @@
-//! The Gatehouse facade (being written).
+//! The Gatehouse facade: every use-case of the identity broker as one plain (synchronous) Rust
+//! API over a [`storage::Store`]. The actix-web server and the `gatehouse` CLI are thin shells
+//! over it; a Rust application can embed it directly.
+//!
+//! Every operation takes a [`Call`] carrying `now`, a correlation id and the acting principal:
+//! the facade never reads the clock, and randomness comes from the [`gatehouse_types::Entropy`]
+//! the embedder supplies. The facade owns transactions: one operation, one transaction.
+//!
+//! ```no_run
+//! use gatehouse::{Gatehouse, GatehouseConfig, Call, SecretBox};
+//! # fn entropy() -> Box<dyn gatehouse_types::Entropy> { Box::new(gatehouse_types::FixedEntropy::new(1)) }
+//! let store = storage::Store::open("sqlite://gatehouse.db").unwrap();
+//! store.migrate().unwrap();
+//! let config = GatehouseConfig::new("http://127.0.0.1:8080".parse().unwrap(), SecretBox::new([0; 32]));
+//! let gh = Gatehouse::new(store, config, entropy());
+//! let call = Call::operator(chrono::Utc::now(), "cli");
+//! let tenant = gh.create_tenant(&call, gatehouse::NewTenant::new("acme", "Acme Corp")).unwrap();
+//! # let _ = tenant;
+//! ```
+
+mod admin;
+mod audit_log;
+mod connections;
+pub mod demo;
+mod error;
+mod login;
+pub mod os;
+mod secrets;
+pub mod settings;
+mod tokens;
+mod util;
+
+pub use admin::*;
+pub use audit_log::*;
+pub use connections::*;
+pub use error::{GatehouseError, Result};
+pub use login::*;
+pub use secrets::SecretBox;
+pub use tokens::*;
+
+use chrono::{DateTime, Duration, Utc};
+use gatehouse_types::Entropy;
+use std::sync::Mutex;
+use url::Url;
+
+/// Who is acting, for authorization and audit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// An operator using the admin API or CLI (id of the token, or `cli`).
+    Operator(String),
+    /// An end user's browser in a login flow.
+    Browser,
+    /// An app (OIDC client) calling the token/introspection endpoints.
+    App(String),
+    /// Gatehouse itself (sweeps, key rotation).
+    System,
+}
+
+impl Actor {
+    /// `kind:id` as stored in audit records.
+    pub fn label(&self) -> String {
+        match self {
+            Actor::Operator(id) => format!("operator:{id}"),
+            Actor::Browser => "browser:-".to_owned(),
+            Actor::App(id) => format!("app:{id}"),
+            Actor::System => "system:-".to_owned(),
+        }
+    }
+}
+
+/// The context of one facade call: captured once at the entry point and passed down.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// The time of the call.
+    pub now: DateTime<Utc>,
+    /// Correlates logs, audit records and what the user is shown.
+    pub correlation_id: String,
+    /// Who is acting.
+    pub actor: Actor,
+}
+
+impl Call {
+    /// A call by an operator.
+    pub fn operator(now: DateTime<Utc>, who: &str) -> Call {
+        Call {
+            now,
+            correlation_id: format!("op-{}", now.timestamp_micros()),
+            actor: Actor::Operator(who.to_owned()),
+        }
+    }
+
+    /// A call by Gatehouse itself (start-up, sweeps).
+    pub fn system(now: DateTime<Utc>) -> Call {
+        Call {
+            now,
+            correlation_id: format!("sys-{}", now.timestamp_micros()),
+            actor: Actor::System,
+        }
+    }
+}
+
+/// Deployment settings of the facade.
+#[derive(Debug, Clone)]
+pub struct GatehouseConfig {
+    /// Public base URL (the OIDC issuer, and the base of every ACS / metadata URL).
+    pub public_url: Url,
+    /// Seals secrets at rest.
+    pub secrets: SecretBox,
+    /// Allowed clock difference with IdPs.
+    pub clock_skew: Duration,
+    /// How long a browser may take at the IdP.
+    pub login_flow_ttl: Duration,
+    /// Authorization code lifetime.
+    pub code_ttl: Duration,
+    /// Whether the bundled test IdP is enabled (demo mode only).
+    pub demo_idp: bool,
+}
+
+impl GatehouseConfig {
+    /// Settings with safe defaults: 3 minutes skew, 10 minutes at the IdP, 60 s codes, no demo IdP.
+    pub fn new(public_url: Url, secrets: SecretBox) -> Self {
+        GatehouseConfig {
+            public_url,
+            secrets,
+            clock_skew: Duration::minutes(3),
+            login_flow_ttl: Duration::minutes(10),
+            code_ttl: Duration::seconds(60),
+            demo_idp: false,
+        }
+    }
+}
+
+/// The facade. Cheap to share behind an `Arc`; every method is `&self`.
+pub struct Gatehouse {
+    store: storage::Store,
+    config: GatehouseConfig,
+    entropy: Mutex<Box<dyn Entropy>>,
+    key_cache: tokens::KeyCache,
+    runtime_cache: login::RuntimeCache,
+    demo_idp: Mutex<Option<std::sync::Arc<demo::DemoIdp>>>,
+}
+
+impl std::fmt::Debug for Gatehouse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gatehouse")
+            .field("store", &self.store)
+            .field("public_url", &self.config.public_url.as_str())
+            .finish()
+    }
+}
+
+impl Gatehouse {
+    /// Compose the facade. The store must already be migrated.
+    pub fn new(store: storage::Store, config: GatehouseConfig, entropy: Box<dyn Entropy>) -> Self {
+        Gatehouse {
+            store,
+            config,
+            entropy: Mutex::new(entropy),
+            key_cache: tokens::KeyCache::default(),
+            runtime_cache: login::RuntimeCache::default(),
+            demo_idp: Mutex::new(None),
+        }
+    }
+
+    /// The deployment settings.
+    pub fn config(&self) -> &GatehouseConfig {
+        &self.config
+    }
+
+    /// The underlying store (for health checks and the embedding application's migrations).
+    pub fn store(&self) -> &storage::Store {
+        &self.store
+    }
+
+    /// `len` random bytes as hex.
+    pub(crate) fn random_hex(&self, len: usize) -> String {
+        let mut guard = match self.entropy.lock() {
+            Ok(g) => g,
+            // A panic elsewhere while holding the lock cannot leave an RNG in a dangerous state.
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        gatehouse_types::random_token(guard.as_mut(), len)
+    }
+
+    pub(crate) fn with_entropy<T>(&self, f: impl FnOnce(&mut dyn Entropy) -> T) -> T {
+        let mut guard = match self.entropy.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        f(guard.as_mut())
+    }
+
+    /// A URL under the public base (`path` starts with `/`).
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!(
+            "{}{}",
+            self.config.public_url.as_str().trim_end_matches('/'),
+            path
+        )
+    }
+}

@@ -605,3 +605,18 @@ pub fn list_audit_rows(conn: &mut Conn, f: &AuditFilter) -> Result<Vec<AuditRow>
             .load(conn),
     )
 }
+
+/// Serialize appends to one tenant's audit chain until the transaction ends. On PostgreSQL this
+/// is a transaction-scoped advisory lock (replicas queue for the chain head instead of forking
+/// it); SQLite already has a single writer.
+pub fn lock_audit_chain(conn: &mut Conn, tenant_id: &str) -> Result<()> {
+    match conn {
+        crate::AnyConnection::Postgresql(pg) => classify(
+            diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                .bind::<diesel::sql_types::Text, _>(tenant_id)
+                .execute(pg),
+        )
+        .map(drop),
+        crate::AnyConnection::Sqlite(_) => Ok(()),
+    }
+}

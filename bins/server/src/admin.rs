@@ -1,0 +1,336 @@
+//! The REST admin API (`/admin/v1`), authenticated with an operator bearer token. Every route is
+//! the same facade operation as the matching `gatehouse` CLI command.
+
+use crate::error::{HttpError, Surface};
+use crate::{correlation_id, run, Facade};
+use actix_web::{web, HttpRequest, HttpResponse};
+use gatehouse::os::now;
+use gatehouse::{
+    AuditEventFilter, Call, GatehouseError, NewClient, NewSamlConnection, NewTenant,
+    SamlConnectionUpdate,
+};
+use serde::Deserialize;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/admin/v1")
+            .route("/tenants", web::get().to(list_tenants))
+            .route("/tenants", web::post().to(create_tenant))
+            .route("/tenants/{tenant}", web::get().to(show_tenant))
+            .route("/tenants/{tenant}/domains", web::post().to(add_domain))
+            .route(
+                "/tenants/{tenant}/saml-connections",
+                web::get().to(list_connections),
+            )
+            .route(
+                "/tenants/{tenant}/saml-connections",
+                web::post().to(create_connection),
+            )
+            .route(
+                "/tenants/{tenant}/login-events",
+                web::get().to(login_events),
+            )
+            .route("/tenants/{tenant}/audit", web::get().to(audit_events))
+            .route(
+                "/tenants/{tenant}/audit/verify",
+                web::get().to(audit_verify),
+            )
+            .route("/saml-connections/{id}", web::get().to(show_connection))
+            .route("/saml-connections/{id}", web::patch().to(update_connection))
+            .route(
+                "/saml-connections/{id}",
+                web::delete().to(delete_connection),
+            )
+            .route(
+                "/saml-connections/{id}/sp-metadata",
+                web::get().to(sp_metadata),
+            )
+            .route("/clients", web::get().to(list_clients))
+            .route("/clients", web::post().to(register_client))
+            .route("/clients/{id}/rotate-secret", web::post().to(rotate_secret))
+            .route("/keys", web::get().to(list_keys))
+            .route("/keys/rotate", web::post().to(rotate_keys)),
+    );
+}
+
+/// Authenticate the operator and build the call context.
+async fn operator(req: &HttpRequest, gh: &Facade) -> Result<Call, HttpError> {
+    let correlation_id = correlation_id(req);
+    let token = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_owned())
+        .ok_or(HttpError {
+            error: GatehouseError::Unauthorized,
+            surface: Surface::Admin,
+            correlation_id: correlation_id.clone(),
+        })?;
+    let probe = Call {
+        now: now(),
+        correlation_id: correlation_id.clone(),
+        actor: gatehouse::Actor::System,
+    };
+    let actor = run(gh, Surface::Admin, probe, move |gh, _| {
+        gh.authenticate_operator(&token)
+    })
+    .await?;
+    Ok(Call {
+        now: now(),
+        correlation_id,
+        actor,
+    })
+}
+
+fn ok<T: serde::Serialize>(v: T) -> HttpResponse {
+    HttpResponse::Ok().json(v)
+}
+
+async fn list_tenants(req: HttpRequest, gh: Facade) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    Ok(ok(
+        run(&gh, Surface::Admin, c, |gh, _| gh.list_tenants()).await?
+    ))
+}
+
+async fn create_tenant(
+    req: HttpRequest,
+    gh: Facade,
+    body: web::Json<NewTenant>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    let t = run(&gh, Surface::Admin, c, move |gh, c| {
+        gh.create_tenant(c, body.into_inner())
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(t))
+}
+
+async fn show_tenant(
+    req: HttpRequest,
+    gh: Facade,
+    path: web::Path<String>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    Ok(ok(run(&gh, Surface::Admin, c, move |gh, _| {
+        gh.show_tenant(&path)
+    })
+    .await?))
+}
+
+#[derive(Deserialize)]
+struct DomainBody {
+    domain: String,
+}
+
+async fn add_domain(
+    req: HttpRequest,
+    gh: Facade,
+    path: web::Path<String>,
+    body: web::Json<DomainBody>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    Ok(ok(run(&gh, Surface::Admin, c, move |gh, c| {
+        gh.add_tenant_domain(c, &path, &body.domain)
+    })
+    .await?))
+}
+
+async fn list_connections(
+    req: HttpRequest,
+    gh: Facade,
+    path: web::Path<String>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    Ok(ok(run(&gh, Surface::Admin, c, move |gh, c| {
+        gh.list_saml_connections(c, &path)
+    })
+    .await?))
+}
+
+async fn create_connection(
+    req: HttpRequest,
+    gh: Facade,
+    path: web::Path<String>,
+    body: web::Json<NewSamlConnection>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    let v = run(&gh, Surface::Admin, c, move |gh, c| {
+        gh.create_saml_connection(c, &path, body.into_inner())
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(v))
+}
+
+async fn show_connection(
+    req: HttpRequest,
+    gh: Facade,
+    path: web::Path<String>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    Ok(ok(run(&gh, Surface::Admin, c, move |gh, c| {
+        gh.show_saml_connection(c, &path)
+    })
+    .await?))
+}
+
+async fn update_connection(
+    req: HttpRequest,
+    gh: Facade,
+    path: web::Path<String>,
+    body: web::Json<SamlConnectionUpdate>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    Ok(ok(run(&gh, Surface::Admin, c, move |gh, c| {
+        gh.update_saml_connection(c, &path, body.into_inner())
+    })
+    .await?))
+}
+
+async fn delete_connection(
+    req: HttpRequest,
+    gh: Facade,
+    path: web::Path<String>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    run(&gh, Surface::Admin, c, move |gh, c| {
+        gh.delete_saml_connection(c, &path)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn sp_metadata(
+    req: HttpRequest,
+    gh: Facade,
+    path: web::Path<String>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    let xml = run(&gh, Surface::Admin, c, move |gh, _| gh.sp_metadata(&path)).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/samlmetadata+xml")
+        .body(xml))
+}
+
+async fn list_clients(req: HttpRequest, gh: Facade) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    Ok(ok(
+        run(&gh, Surface::Admin, c, |gh, _| gh.list_clients()).await?
+    ))
+}
+
+async fn register_client(
+    req: HttpRequest,
+    gh: Facade,
+    body: web::Json<NewClient>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    let v = run(&gh, Surface::Admin, c, move |gh, c| {
+        gh.register_client(c, body.into_inner())
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(v))
+}
+
+#[derive(Deserialize)]
+struct RotateBody {
+    #[serde(default)]
+    overlap_secs: i64,
+}
+
+async fn rotate_secret(
+    req: HttpRequest,
+    gh: Facade,
+    path: web::Path<String>,
+    body: Option<web::Json<RotateBody>>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    let overlap = chrono::Duration::seconds(
+        body.map(|b| b.overlap_secs)
+            .unwrap_or(0)
+            .clamp(0, 30 * 86_400),
+    );
+    Ok(ok(run(&gh, Surface::Admin, c, move |gh, c| {
+        gh.rotate_client_secret(c, &path, overlap)
+    })
+    .await?))
+}
+
+#[derive(Deserialize)]
+struct EventsQuery {
+    after_seq: Option<i64>,
+    limit: Option<i64>,
+    event_type: Option<String>,
+}
+
+async fn login_events(
+    req: HttpRequest,
+    gh: Facade,
+    path: web::Path<String>,
+    q: web::Query<EventsQuery>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    let filter = AuditEventFilter {
+        tenant: path.into_inner(),
+        after_seq: q.after_seq,
+        event_type: Some("login.*".into()),
+        limit: q.limit,
+    };
+    Ok(ok(run(&gh, Surface::Admin, c, move |gh, _| {
+        gh.audit_events(&filter)
+    })
+    .await?))
+}
+
+async fn audit_events(
+    req: HttpRequest,
+    gh: Facade,
+    path: web::Path<String>,
+    q: web::Query<EventsQuery>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    let q = q.into_inner();
+    let filter = AuditEventFilter {
+        tenant: path.into_inner(),
+        after_seq: q.after_seq,
+        event_type: q.event_type,
+        limit: q.limit,
+    };
+    Ok(ok(run(&gh, Surface::Admin, c, move |gh, _| {
+        gh.audit_events(&filter)
+    })
+    .await?))
+}
+
+async fn audit_verify(
+    req: HttpRequest,
+    gh: Facade,
+    path: web::Path<String>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    let result = run(&gh, Surface::Admin, c, move |gh, _| {
+        gh.verify_audit_chain(&path)
+    })
+    .await?;
+    Ok(ok(match result {
+        Ok(records) => serde_json::json!({ "intact": true, "records": records }),
+        Err(b) => {
+            serde_json::json!({ "intact": false, "first_broken_seq": b.seq, "reason": b.to_string() })
+        }
+    }))
+}
+
+async fn list_keys(req: HttpRequest, gh: Facade) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    Ok(ok(run(&gh, Surface::Admin, c, |gh, _| {
+        gh.list_signing_keys()
+    })
+    .await?))
+}
+
+async fn rotate_keys(req: HttpRequest, gh: Facade) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    let kid = run(&gh, Surface::Admin, c, |gh, c| gh.rotate_signing_key(c)).await?;
+    Ok(ok(serde_json::json!({ "kid": kid })))
+}

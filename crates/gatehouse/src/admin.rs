@@ -1,0 +1,515 @@
+//! Operator use-cases: tenants and their domains, apps (OIDC clients), operator tokens.
+
+use crate::error::{GatehouseError, Result};
+use crate::util::{json_list, parse_json_list, token_hash};
+use crate::{Actor, Call, Gatehouse};
+use serde::{Deserialize, Serialize};
+use storage::{models, queries, StorageError};
+
+/// Input of [`Gatehouse::create_tenant`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewTenant {
+    /// URL-safe unique name (`acme`).
+    pub slug: String,
+    /// Name shown to people.
+    pub display_name: String,
+    /// The customer's own id for this tenant (seed 004's organisation externalId).
+    #[serde(default)]
+    pub external_id: Option<String>,
+    /// E-mail domains routed to this tenant at login.
+    #[serde(default)]
+    pub domains: Vec<String>,
+}
+
+impl NewTenant {
+    /// A tenant with a slug and a display name, no external id, no domains.
+    pub fn new(slug: &str, display_name: &str) -> Self {
+        NewTenant {
+            slug: slug.into(),
+            display_name: display_name.into(),
+            external_id: None,
+            domains: vec![],
+        }
+    }
+}
+
+/// A tenant as the admin API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantView {
+    /// Gatehouse id.
+    pub id: String,
+    /// Unique slug.
+    pub slug: String,
+    /// Display name.
+    pub display_name: String,
+    /// Customer's id.
+    pub external_id: Option<String>,
+    /// Routed e-mail domains.
+    pub domains: Vec<String>,
+    /// Session (and token) lifetime in seconds.
+    pub session_lifetime_secs: i64,
+    /// Creation time (RFC 3339).
+    pub created_at: String,
+}
+
+/// Input of [`Gatehouse::register_client`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewClient {
+    /// Name of the app.
+    pub name: String,
+    /// Exact redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// A public client (SPA, native) has no secret and must use PKCE.
+    #[serde(default)]
+    pub public: bool,
+    /// OIDC back-channel logout URI.
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
+    /// Fixed client id (otherwise generated).
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// Fixed secret (demo setups only; otherwise generated).
+    #[serde(default)]
+    pub client_secret: Option<String>,
+}
+
+/// An app as the admin API shows it (never the secret, except once in [`ClientCredentials`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientView {
+    /// `client_id`.
+    pub client_id: String,
+    /// Name.
+    pub name: String,
+    /// Whether it is public (no secret, PKCE).
+    pub public: bool,
+    /// Exact redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Back-channel logout URI.
+    pub backchannel_logout_uri: Option<String>,
+}
+
+/// A client id and the secret, shown exactly once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientCredentials {
+    /// The app.
+    pub client: ClientView,
+    /// The secret (absent for public clients).
+    pub client_secret: Option<String>,
+}
+
+/// A newly created operator token, shown once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OperatorTokenCreated {
+    /// Token id (for revocation).
+    pub id: String,
+    /// The bearer token.
+    pub token: String,
+}
+
+/// An operator token without its secret.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OperatorTokenView {
+    /// Token id.
+    pub id: String,
+    /// Label.
+    pub name: String,
+    /// Created (RFC 3339).
+    pub created_at: String,
+    /// Revoked, if it was.
+    pub revoked: bool,
+}
+
+pub(crate) fn rfc3339(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .map(|t| t.to_rfc3339())
+        .unwrap_or_default()
+}
+
+fn valid_slug(slug: &str) -> bool {
+    (1..=63).contains(&slug.len())
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !slug.starts_with('-')
+}
+
+pub(crate) fn normalise_domain(domain: &str) -> Result<String> {
+    let d = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+    let ok = !d.is_empty()
+        && d.len() <= 253
+        && d.contains('.')
+        && d.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    if ok {
+        Ok(d)
+    } else {
+        Err(GatehouseError::invalid(
+            "domain",
+            format!("{domain:?} is not a domain name"),
+        ))
+    }
+}
+
+fn validate_redirect_uri(uri: &str) -> Result<()> {
+    let parsed = url::Url::parse(uri).map_err(|_| {
+        GatehouseError::invalid("redirect_uri", format!("{uri:?} is not an absolute URL"))
+    })?;
+    if parsed.fragment().is_some() {
+        return Err(GatehouseError::invalid(
+            "redirect_uri",
+            "must not contain a fragment",
+        ));
+    }
+    let loopback = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    if parsed.scheme() != "https" && !(parsed.scheme() == "http" && loopback) {
+        return Err(GatehouseError::invalid(
+            "redirect_uri",
+            "must be https (http only for loopback)",
+        ));
+    }
+    Ok(())
+}
+
+fn conflict(what: impl Into<String>) -> impl FnOnce(StorageError) -> GatehouseError {
+    let what = what.into();
+    move |e| match e {
+        StorageError::Conflict { .. } => GatehouseError::Conflict { what },
+        other => GatehouseError::Storage(other),
+    }
+}
+
+impl Gatehouse {
+    /// Create a tenant with its domains.
+    pub fn create_tenant(&self, call: &Call, input: NewTenant) -> Result<TenantView> {
+        if !valid_slug(&input.slug) {
+            return Err(GatehouseError::invalid(
+                "slug",
+                "1-63 characters of a-z, 0-9 and '-', not starting with '-'",
+            ));
+        }
+        if input.display_name.trim().is_empty() || input.display_name.len() > 200 {
+            return Err(GatehouseError::invalid("display_name", "1-200 characters"));
+        }
+        let domains = input
+            .domains
+            .iter()
+            .map(|d| normalise_domain(d))
+            .collect::<Result<Vec<_>>>()?;
+        let row = models::Tenant {
+            id: format!("ten_{}", self.random_hex(12)),
+            slug: input.slug.clone(),
+            display_name: input.display_name.trim().to_owned(),
+            external_id: input.external_id.clone(),
+            parent_id: None,
+            session_lifetime_secs: 900,
+            created_at: call.now.timestamp(),
+        };
+        self.store.transaction(|conn| {
+            queries::insert_tenant(conn, &row).map_err(conflict(format!("tenant {}", row.slug)))?;
+            for domain in &domains {
+                queries::insert_domain(
+                    conn,
+                    &models::TenantDomain {
+                        domain: domain.clone(),
+                        tenant_id: row.id.clone(),
+                        verified: true,
+                        created_at: row.created_at,
+                    },
+                )
+                .map_err(conflict(format!("domain {domain}")))?;
+            }
+            self.audit_config(
+                conn,
+                call,
+                &row.id,
+                "tenant",
+                &row.id,
+                "created",
+                &format!("slug={}", row.slug),
+            )
+        })?;
+        self.show_tenant(&row.id)
+    }
+
+    /// Every tenant.
+    pub fn list_tenants(&self) -> Result<Vec<TenantView>> {
+        self.store.transaction(|conn| {
+            let tenants = queries::list_tenants(conn)?;
+            tenants.into_iter().map(|t| view_tenant(conn, t)).collect()
+        })
+    }
+
+    /// One tenant by id or slug.
+    pub fn show_tenant(&self, id_or_slug: &str) -> Result<TenantView> {
+        self.store.transaction(|conn| {
+            let t = queries::find_tenant(conn, id_or_slug)?
+                .ok_or(GatehouseError::NotFound { what: "tenant" })?;
+            view_tenant(conn, t)
+        })
+    }
+
+    /// Route another e-mail domain to a tenant.
+    pub fn add_tenant_domain(&self, call: &Call, tenant: &str, domain: &str) -> Result<TenantView> {
+        let domain = normalise_domain(domain)?;
+        self.store.transaction(|conn| {
+            let t = queries::find_tenant(conn, tenant)?
+                .ok_or(GatehouseError::NotFound { what: "tenant" })?;
+            queries::insert_domain(
+                conn,
+                &models::TenantDomain {
+                    domain: domain.clone(),
+                    tenant_id: t.id.clone(),
+                    verified: true,
+                    created_at: call.now.timestamp(),
+                },
+            )
+            .map_err(conflict(format!("domain {domain}")))?;
+            self.audit_config(conn, call, &t.id, "tenant", &t.id, "domain_added", &domain)?;
+            view_tenant(conn, t)
+        })
+    }
+
+    /// Set a tenant's session lifetime (seconds, 60..=86400).
+    pub fn set_session_lifetime(&self, call: &Call, tenant: &str, secs: i64) -> Result<TenantView> {
+        if !(60..=86_400).contains(&secs) {
+            return Err(GatehouseError::invalid(
+                "session_lifetime_secs",
+                "between 60 and 86400",
+            ));
+        }
+        self.store.transaction(|conn| {
+            let mut t = queries::find_tenant(conn, tenant)?
+                .ok_or(GatehouseError::NotFound { what: "tenant" })?;
+            t.session_lifetime_secs = secs;
+            queries::update_tenant(conn, &t)?;
+            self.audit_config(
+                conn,
+                call,
+                &t.id,
+                "tenant",
+                &t.id,
+                "session_lifetime",
+                &secs.to_string(),
+            )?;
+            view_tenant(conn, t)
+        })
+    }
+
+    /// Register an app. The secret is returned once and stored only as a hash.
+    pub fn register_client(&self, call: &Call, input: NewClient) -> Result<ClientCredentials> {
+        if input.name.trim().is_empty() {
+            return Err(GatehouseError::invalid("name", "must not be empty"));
+        }
+        if input.redirect_uris.is_empty() {
+            return Err(GatehouseError::invalid(
+                "redirect_uris",
+                "at least one is required",
+            ));
+        }
+        for uri in &input.redirect_uris {
+            validate_redirect_uri(uri)?;
+        }
+        if let Some(uri) = &input.backchannel_logout_uri {
+            url::Url::parse(uri).map_err(|_| {
+                GatehouseError::invalid("backchannel_logout_uri", "not an absolute URL")
+            })?;
+        }
+        let client_id = input
+            .client_id
+            .clone()
+            .unwrap_or_else(|| format!("app_{}", self.random_hex(12)));
+        let secret = if input.public {
+            None
+        } else {
+            Some(
+                input
+                    .client_secret
+                    .clone()
+                    .unwrap_or_else(|| self.random_hex(32)),
+            )
+        };
+        let row = models::OidcClient {
+            id: client_id,
+            name: input.name.trim().to_owned(),
+            secret_hash: secret.as_deref().map(token_hash),
+            previous_secret_hash: None,
+            previous_secret_expires_at: None,
+            redirect_uris: json_list(&input.redirect_uris),
+            backchannel_logout_uri: input.backchannel_logout_uri.clone(),
+            created_at: call.now.timestamp(),
+        };
+        self.store.transaction(|conn| {
+            queries::insert_client(conn, &row).map_err(conflict(format!("client {}", row.id)))?;
+            self.audit_config(
+                conn,
+                call,
+                crate::audit_log::SYSTEM_TENANT,
+                "client",
+                &row.id,
+                "registered",
+                &row.name,
+            )
+        })?;
+        Ok(ClientCredentials {
+            client: view_client(&row),
+            client_secret: secret,
+        })
+    }
+
+    /// Every app.
+    pub fn list_clients(&self) -> Result<Vec<ClientView>> {
+        Ok(self
+            .store
+            .transaction(|conn| queries::list_clients(conn))?
+            .iter()
+            .map(view_client)
+            .collect())
+    }
+
+    /// Issue a new secret; the old one keeps working for `overlap` (zero ends it at once).
+    pub fn rotate_client_secret(
+        &self,
+        call: &Call,
+        client_id: &str,
+        overlap: chrono::Duration,
+    ) -> Result<ClientCredentials> {
+        let secret = self.random_hex(32);
+        self.store.transaction(|conn| {
+            let mut row = queries::find_client(conn, client_id)?
+                .ok_or(GatehouseError::NotFound { what: "client" })?;
+            if row.secret_hash.is_none() {
+                return Err(GatehouseError::invalid(
+                    "client",
+                    "a public client has no secret to rotate",
+                ));
+            }
+            row.previous_secret_hash = if overlap > chrono::Duration::zero() {
+                row.secret_hash.take()
+            } else {
+                None
+            };
+            row.previous_secret_expires_at = row
+                .previous_secret_hash
+                .as_ref()
+                .map(|_| (call.now + overlap).timestamp());
+            row.secret_hash = Some(token_hash(&secret));
+            queries::update_client(conn, &row)?;
+            self.audit_config(
+                conn,
+                call,
+                crate::audit_log::SYSTEM_TENANT,
+                "client",
+                &row.id,
+                "secret_rotated",
+                "",
+            )?;
+            Ok(ClientCredentials {
+                client: view_client(&row),
+                client_secret: Some(secret.clone()),
+            })
+        })
+    }
+
+    /// Create an operator token for the admin API (shown once).
+    pub fn create_operator_token(&self, call: &Call, name: &str) -> Result<OperatorTokenCreated> {
+        let token = format!("gho_{}", self.random_hex(32));
+        let row = models::OperatorToken {
+            id: format!("opt_{}", self.random_hex(8)),
+            name: name.to_owned(),
+            token_hash: token_hash(&token),
+            created_at: call.now.timestamp(),
+            revoked_at: None,
+        };
+        self.store.transaction(|conn| {
+            queries::insert_operator_token(conn, &row)?;
+            self.audit_config(
+                conn,
+                call,
+                crate::audit_log::SYSTEM_TENANT,
+                "operator_token",
+                &row.id,
+                "created",
+                name,
+            )
+        })?;
+        Ok(OperatorTokenCreated { id: row.id, token })
+    }
+
+    /// List operator tokens (without secrets).
+    pub fn list_operator_tokens(&self) -> Result<Vec<OperatorTokenView>> {
+        let rows = self
+            .store
+            .transaction(|conn| queries::list_operator_tokens(conn))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| OperatorTokenView {
+                id: r.id,
+                name: r.name,
+                created_at: rfc3339(r.created_at),
+                revoked: r.revoked_at.is_some(),
+            })
+            .collect())
+    }
+
+    /// Revoke an operator token.
+    pub fn revoke_operator_token(&self, call: &Call, id: &str) -> Result<()> {
+        self.store.transaction(|conn| {
+            if queries::revoke_operator_token(conn, id, call.now.timestamp())? == 0 {
+                return Err(GatehouseError::NotFound {
+                    what: "operator token",
+                });
+            }
+            self.audit_config(
+                conn,
+                call,
+                crate::audit_log::SYSTEM_TENANT,
+                "operator_token",
+                id,
+                "revoked",
+                "",
+            )
+        })
+    }
+
+    /// Check an operator bearer token; returns the actor it authenticates.
+    pub fn authenticate_operator(&self, bearer: &str) -> Result<Actor> {
+        if bearer.len() > 200 {
+            return Err(GatehouseError::Unauthorized);
+        }
+        let found = self
+            .store
+            .transaction(|conn| queries::find_operator_token(conn, &token_hash(bearer)))?;
+        found
+            .map(|t| Actor::Operator(t.id))
+            .ok_or(GatehouseError::Unauthorized)
+    }
+}
+
+fn view_tenant(conn: &mut storage::Conn, t: models::Tenant) -> Result<TenantView> {
+    let domains = queries::list_domains(conn, &t.id)?
+        .into_iter()
+        .map(|d| d.domain)
+        .collect();
+    Ok(TenantView {
+        id: t.id,
+        slug: t.slug,
+        display_name: t.display_name,
+        external_id: t.external_id,
+        domains,
+        session_lifetime_secs: t.session_lifetime_secs,
+        created_at: rfc3339(t.created_at),
+    })
+}
+
+pub(crate) fn view_client(row: &models::OidcClient) -> ClientView {
+    ClientView {
+        client_id: row.id.clone(),
+        name: row.name.clone(),
+        public: row.secret_hash.is_none(),
+        redirect_uris: parse_json_list(&row.redirect_uris),
+        backchannel_logout_uri: row.backchannel_logout_uri.clone(),
+    }
+}

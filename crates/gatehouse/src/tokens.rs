@@ -1,0 +1,495 @@
+//! The app-facing OpenID Connect provider: token endpoint (authorization code + PKCE), userinfo,
+//! introspection (RFC 7662), JWKS with rotation, discovery.
+//!
+//! Access tokens are opaque random strings stored as hashes and bound to a session, so revoking
+//! the session makes introspection and userinfo answer "inactive" at once on every replica.
+
+use crate::admin::rfc3339;
+use crate::error::{GatehouseError, Result};
+use crate::util::{constant_time_eq, parse_json_list, token_hash};
+use crate::{Call, Gatehouse};
+use oidc_core::jose::{Jwks, SigningKey};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use storage::{models, queries};
+
+/// How an app authenticated at the token or introspection endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// `client_secret_basic` or `client_secret_post`.
+    Secret {
+        /// `client_id`.
+        client_id: String,
+        /// `client_secret`.
+        secret: String,
+    },
+    /// A public client (`none`): PKCE is then mandatory.
+    Public {
+        /// `client_id`.
+        client_id: String,
+    },
+}
+
+impl From<&oidc_core::provider::ClientAuthentication> for ClientAuth {
+    fn from(auth: &oidc_core::provider::ClientAuthentication) -> Self {
+        use oidc_core::provider::ClientAuthentication as A;
+        match auth {
+            A::ClientSecretBasic {
+                client_id,
+                client_secret,
+            }
+            | A::ClientSecretPost {
+                client_id,
+                client_secret,
+            } => ClientAuth::Secret {
+                client_id: client_id.clone(),
+                secret: client_secret.expose().to_owned(),
+            },
+            A::None { client_id } => ClientAuth::Public {
+                client_id: client_id.clone(),
+            },
+        }
+    }
+}
+
+impl ClientAuth {
+    fn client_id(&self) -> &str {
+        match self {
+            ClientAuth::Secret { client_id, .. } | ClientAuth::Public { client_id } => client_id,
+        }
+    }
+}
+
+/// The token endpoint's success response.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenResponse {
+    /// Opaque bearer token for userinfo / introspection.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token (and the session) expire.
+    pub expires_in: i64,
+    /// The signed ID token.
+    pub id_token: String,
+    /// Granted scope.
+    pub scope: String,
+}
+
+/// Parsed signing keys, cached by `kid` (parsing and decrypting a PEM per token would dominate
+/// the token endpoint's cost).
+#[derive(Default)]
+pub(crate) struct KeyCache {
+    keys: Mutex<HashMap<String, SigningKey>>,
+}
+
+/// A token-signing key as the admin API lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SigningKeyView {
+    /// Key id.
+    pub kid: String,
+    /// Created (RFC 3339).
+    pub created_at: String,
+    /// Whether it signs new tokens.
+    pub active: bool,
+    /// Published in the JWKS until (RFC 3339), for retired keys.
+    pub publish_until: Option<String>,
+}
+
+/// The longest a token can live: retired keys stay published this long.
+const MAX_TOKEN_LIFETIME_SECS: i64 = 86_400;
+
+impl Gatehouse {
+    fn parsed_key(&self, row: &models::SigningKey) -> Result<SigningKey> {
+        if let Ok(cache) = self.key_cache.keys.lock() {
+            if let Some(k) = cache.get(&row.kid) {
+                return Ok(k.clone());
+            }
+        }
+        let pem = self.config.secrets.open(&row.private_key)?;
+        let key = SigningKey::from_pem(&pem).map_err(GatehouseError::internal)?;
+        if let Ok(mut cache) = self.key_cache.keys.lock() {
+            cache.insert(row.kid.clone(), key.clone());
+        }
+        Ok(key)
+    }
+
+    /// Make sure a signing key exists (first start); returns its kid.
+    pub fn ensure_signing_key(&self, call: &Call) -> Result<String> {
+        let keys = self
+            .store
+            .transaction(|conn| queries::list_signing_keys(conn))?;
+        if let Some(active) = keys.iter().find(|k| k.retired_at.is_none()) {
+            return Ok(active.kid.clone());
+        }
+        self.rotate_signing_key(call)
+    }
+
+    /// Start signing with a new key; the previous one stays in the JWKS until every token it
+    /// signed has expired.
+    pub fn rotate_signing_key(&self, call: &Call) -> Result<String> {
+        let key = SigningKey::generate(2048).map_err(GatehouseError::internal)?;
+        let pem = key.to_pem().map_err(GatehouseError::internal)?;
+        let sealed = self.with_entropy(|e| self.config.secrets.seal(&pem, e))?;
+        let kid = key.kid().to_owned();
+        let now = call.now.timestamp();
+        self.store.transaction(|conn| {
+            for old in queries::list_signing_keys(conn)?
+                .iter()
+                .filter(|k| k.retired_at.is_none())
+            {
+                queries::retire_signing_key(conn, &old.kid, now, now + MAX_TOKEN_LIFETIME_SECS)?;
+            }
+            queries::insert_signing_key(
+                conn,
+                &models::SigningKey {
+                    kid: kid.clone(),
+                    private_key: sealed,
+                    created_at: now,
+                    retired_at: None,
+                    publish_until: None,
+                },
+            )?;
+            self.audit(
+                conn,
+                call,
+                crate::audit_log::SYSTEM_TENANT,
+                Some(&kid),
+                audit::AuditEvent::AdminAction {
+                    action: "keys.rotate".into(),
+                    summary: format!("new signing key {kid}"),
+                },
+            )
+        })?;
+        Ok(kid)
+    }
+
+    /// Signing keys, newest first.
+    pub fn list_signing_keys(&self) -> Result<Vec<SigningKeyView>> {
+        let rows = self
+            .store
+            .transaction(|conn| queries::list_signing_keys(conn))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| SigningKeyView {
+                kid: r.kid,
+                created_at: rfc3339(r.created_at),
+                active: r.retired_at.is_none(),
+                publish_until: r.publish_until.map(rfc3339),
+            })
+            .collect())
+    }
+
+    /// The JWKS document: the active key and retired keys still within their publish window.
+    pub fn jwks(&self, call: &Call) -> Result<Value> {
+        let rows = self
+            .store
+            .transaction(|conn| queries::list_signing_keys(conn))?;
+        let now = call.now.timestamp();
+        let keys = rows
+            .iter()
+            .filter(|r| r.publish_until.is_none_or(|until| until > now))
+            .map(|r| self.parsed_key(r))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Jwks::from_signing_keys(keys.iter()).to_json())
+    }
+
+    fn active_signing_key(&self, conn: &mut storage::Conn) -> Result<SigningKey> {
+        let rows = queries::list_signing_keys(conn)?;
+        let row = rows
+            .iter()
+            .find(|r| r.retired_at.is_none())
+            .ok_or_else(|| {
+                GatehouseError::internal("no active signing key; run `gatehouse keys rotate`")
+            })?;
+        self.parsed_key(row)
+    }
+
+    /// The OpenID Provider discovery document.
+    pub fn discovery_document(&self) -> Result<Value> {
+        let doc = oidc_core::provider::DiscoveryDocument::new(&self.config.public_url)
+            .map_err(GatehouseError::internal)?;
+        Ok(doc.to_json())
+    }
+
+    /// The token endpoint, from a request parsed by `oidc-core`.
+    pub fn token(
+        &self,
+        call: &Call,
+        request: &oidc_core::provider::TokenRequest,
+    ) -> Result<TokenResponse> {
+        use oidc_core::provider::Grant;
+        let auth = ClientAuth::from(&request.client);
+        match &request.grant {
+            Grant::AuthorizationCode {
+                code,
+                redirect_uri,
+                code_verifier,
+            } => self.exchange_code(call, &auth, code, redirect_uri, code_verifier.as_deref()),
+            Grant::RefreshToken { .. } => Err(GatehouseError::oauth(
+                "unsupported_grant_type",
+                "refresh tokens are not issued",
+            )),
+        }
+    }
+
+    fn authenticate_client(
+        &self,
+        conn: &mut storage::Conn,
+        call: &Call,
+        auth: &ClientAuth,
+    ) -> Result<models::OidcClient> {
+        let invalid = || GatehouseError::oauth("invalid_client", "client authentication failed");
+        let client = queries::find_client(conn, auth.client_id())?.ok_or_else(invalid)?;
+        match (auth, &client.secret_hash) {
+            (ClientAuth::Secret { secret, .. }, Some(current)) => {
+                let presented = token_hash(secret);
+                let previous_ok = match (
+                    &client.previous_secret_hash,
+                    client.previous_secret_expires_at,
+                ) {
+                    (Some(prev), Some(until)) if until > call.now.timestamp() => {
+                        constant_time_eq(prev.as_bytes(), presented.as_bytes())
+                    }
+                    _ => false,
+                };
+                if constant_time_eq(current.as_bytes(), presented.as_bytes()) || previous_ok {
+                    Ok(client)
+                } else {
+                    Err(invalid())
+                }
+            }
+            (ClientAuth::Public { .. }, None) => Ok(client),
+            // A confidential client must authenticate; a public one has nothing to present.
+            _ => Err(invalid()),
+        }
+    }
+
+    /// Exchange an authorization code (single use, short-lived, bound to client, redirect URI
+    /// and PKCE challenge) for tokens.
+    pub fn exchange_code(
+        &self,
+        call: &Call,
+        auth: &ClientAuth,
+        code: &str,
+        redirect_uri: &str,
+        code_verifier: Option<&str>,
+    ) -> Result<TokenResponse> {
+        let access_token = format!("gha_{}", self.random_hex(32));
+        self.store.transaction(|conn| {
+            let client = self.authenticate_client(conn, call, auth)?;
+            let bad_grant = |why: &str| GatehouseError::oauth("invalid_grant", why.to_owned());
+            if code.len() > 200 {
+                return Err(bad_grant("unknown code"));
+            }
+            let stored = queries::take_auth_code(conn, &token_hash(code))?
+                .ok_or_else(|| bad_grant("unknown or used code"))?;
+            if stored.client_id != client.id || stored.redirect_uri != redirect_uri {
+                return Err(bad_grant(
+                    "code was issued to another client or redirect_uri",
+                ));
+            }
+            if stored.expires_at <= call.now.timestamp() {
+                return Err(bad_grant("code expired"));
+            }
+            match (&stored.code_challenge, code_verifier) {
+                (Some(challenge), Some(verifier)) => {
+                    if !oidc_core::pkce::verify_s256(verifier, challenge) {
+                        return Err(bad_grant("PKCE verification failed"));
+                    }
+                }
+                (Some(_), None) => return Err(bad_grant("code_verifier required")),
+                (None, Some(_)) => {
+                    return Err(bad_grant(
+                        "no code_challenge was sent with the authorization request",
+                    ))
+                }
+                (None, None) if client.secret_hash.is_none() => {
+                    return Err(bad_grant("PKCE is required for public clients"))
+                }
+                (None, None) => {}
+            }
+            let (session, user, tenant) = self
+                .live_session(conn, call, &stored.session_id)?
+                .ok_or_else(|| bad_grant("session ended"))?;
+            let key = self.active_signing_key(conn)?;
+            let id_claims = self.id_token_claims(
+                &session,
+                &user,
+                &tenant,
+                &client.id,
+                stored.nonce.as_deref(),
+                call,
+            );
+            let id_token = key
+                .sign(&Value::Object(id_claims))
+                .map_err(GatehouseError::internal)?;
+            queries::insert_access_token(
+                conn,
+                &models::AccessToken {
+                    token_hash: token_hash(&access_token),
+                    session_id: session.id.clone(),
+                    client_id: client.id.clone(),
+                    scope: stored.scope.clone(),
+                    issued_at: call.now.timestamp(),
+                    expires_at: session.expires_at,
+                },
+            )?;
+            Ok(TokenResponse {
+                access_token: access_token.clone(),
+                token_type: "Bearer",
+                expires_in: session.expires_at - call.now.timestamp(),
+                id_token,
+                scope: stored.scope,
+            })
+        })
+    }
+
+    /// A session with its user and tenant, if it is still live (not expired, not revoked, user
+    /// active). This is the one check every token path goes through.
+    pub(crate) fn live_session(
+        &self,
+        conn: &mut storage::Conn,
+        call: &Call,
+        session_id: &str,
+    ) -> Result<Option<(models::Session, models::User, models::Tenant)>> {
+        let Some(session) = queries::find_session(conn, session_id)? else {
+            return Ok(None);
+        };
+        if session.revoked_at.is_some() || session.expires_at <= call.now.timestamp() {
+            return Ok(None);
+        }
+        let Some(user) = queries::find_user(conn, &session.user_id)? else {
+            return Ok(None);
+        };
+        if !user.active {
+            return Ok(None);
+        }
+        let Some(tenant) = queries::find_tenant(conn, &session.tenant_id)? else {
+            return Ok(None);
+        };
+        Ok(Some((session, user, tenant)))
+    }
+
+    fn profile_claims(
+        &self,
+        session: &models::Session,
+        user: &models::User,
+        tenant: &models::Tenant,
+    ) -> Map<String, Value> {
+        let mut c = Map::new();
+        c.insert("sub".into(), json!(user.id));
+        if let Some(email) = &user.email {
+            c.insert("email".into(), json!(email));
+        }
+        if let Some(v) = &user.first_name {
+            c.insert("given_name".into(), json!(v));
+        }
+        if let Some(v) = &user.last_name {
+            c.insert("family_name".into(), json!(v));
+        }
+        let name = [user.first_name.as_deref(), user.last_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if !name.is_empty() {
+            c.insert("name".into(), json!(name));
+        }
+        c.insert("tenant".into(), json!(tenant.slug));
+        c.insert("tenant_id".into(), json!(tenant.id));
+        c.insert("idp".into(), json!(session.connection_id));
+        c.insert("groups".into(), json!(parse_json_list(&user.groups)));
+        c.insert("amr".into(), json!(parse_json_list(&session.amr)));
+        if let Some(acr) = &session.acr {
+            c.insert("acr".into(), json!(acr));
+        }
+        c.insert("sid".into(), json!(session.id));
+        c
+    }
+
+    fn id_token_claims(
+        &self,
+        session: &models::Session,
+        user: &models::User,
+        tenant: &models::Tenant,
+        client_id: &str,
+        nonce: Option<&str>,
+        call: &Call,
+    ) -> Map<String, Value> {
+        let mut c = self.profile_claims(session, user, tenant);
+        c.insert("iss".into(), json!(self.issuer()));
+        c.insert("aud".into(), json!(client_id));
+        c.insert("iat".into(), json!(call.now.timestamp()));
+        c.insert("exp".into(), json!(session.expires_at));
+        c.insert("auth_time".into(), json!(session.auth_time));
+        if let Some(n) = nonce {
+            c.insert("nonce".into(), json!(n));
+        }
+        c
+    }
+
+    /// The issuer identifier (the public URL without a trailing slash).
+    pub fn issuer(&self) -> String {
+        self.config
+            .public_url
+            .as_str()
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
+    /// The userinfo endpoint: claims for a live access token.
+    pub fn userinfo(&self, call: &Call, access_token: &str) -> Result<Value> {
+        let invalid = || GatehouseError::oauth("invalid_token", "the access token is not active");
+        if access_token.len() > 200 {
+            return Err(invalid());
+        }
+        self.store.transaction(|conn| {
+            let (token, _) =
+                queries::find_access_token(conn, &token_hash(access_token))?.ok_or_else(invalid)?;
+            if token.expires_at <= call.now.timestamp() {
+                return Err(invalid());
+            }
+            let (session, user, tenant) = self
+                .live_session(conn, call, &token.session_id)?
+                .ok_or_else(invalid)?;
+            Ok(Value::Object(self.profile_claims(&session, &user, &tenant)))
+        })
+    }
+
+    /// RFC 7662 introspection, for authenticated apps. Anything but a live token of a live
+    /// session is `{"active": false}` with nothing else.
+    pub fn introspect(&self, call: &Call, auth: &ClientAuth, token: &str) -> Result<Value> {
+        self.store.transaction(|conn| {
+            self.authenticate_client(conn, call, auth)?;
+            let inactive = json!({ "active": false });
+            if token.len() > 200 {
+                return Ok(inactive);
+            }
+            let Some((access, _)) = queries::find_access_token(conn, &token_hash(token))? else {
+                return Ok(inactive);
+            };
+            if access.expires_at <= call.now.timestamp() {
+                return Ok(inactive);
+            }
+            let Some((session, user, tenant)) =
+                self.live_session(conn, call, &access.session_id)?
+            else {
+                return Ok(inactive);
+            };
+            let mut c = self.profile_claims(&session, &user, &tenant);
+            c.insert("active".into(), json!(true));
+            c.insert("client_id".into(), json!(access.client_id));
+            c.insert("scope".into(), json!(access.scope));
+            c.insert("token_type".into(), json!("Bearer"));
+            c.insert("iat".into(), json!(access.issued_at));
+            c.insert("exp".into(), json!(access.expires_at));
+            c.insert("iss".into(), json!(self.issuer()));
+            if let Some(email) = &user.email {
+                c.insert("username".into(), json!(email));
+            }
+            Ok(Value::Object(c))
+        })
+    }
+}
