@@ -92,7 +92,7 @@ fn render<'e>(
         {
             // An in-scope `xmlns=""` is not a namespace node; nothing to render for it.
             if !uri.is_empty() {
-                consider(p.as_deref(), uri.as_str(), &mut decls);
+                consider(p.as_deref(), uri, &mut decls);
             }
         }
     }
@@ -110,9 +110,8 @@ fn render<'e>(
             ))
     });
 
-    let qname = el.name.qualified();
     out.push('<');
-    out.push_str(&qname);
+    push_qname(el, out);
     for (p, uri) in &decls {
         match p {
             Some(p) => {
@@ -153,8 +152,16 @@ fn render<'e>(
     }
     rendered.truncate(mark);
     out.push_str("</");
-    out.push_str(&qname);
+    push_qname(el, out);
     out.push('>');
+}
+
+fn push_qname(el: &Element, out: &mut String) {
+    if let Some(p) = &el.name.prefix {
+        out.push_str(p);
+        out.push(':');
+    }
+    out.push_str(&el.name.local);
 }
 
 fn escape_text(s: &str, out: &mut String) {

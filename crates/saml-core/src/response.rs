@@ -224,7 +224,15 @@ pub fn validate_response_xml(
                     req.trusted_keys,
                     req.algorithms,
                 )?;
-                xml::parse(&bytes, &req.limits)?
+                match &verified_response {
+                    // Both signed and both verified: the signed Response's re-parsed tree already
+                    // holds exactly these assertion bytes, so a third parse would add nothing.
+                    Some(r) => r
+                        .child(SAML_NS, "Assertion")
+                        .cloned()
+                        .ok_or_else(|| structure("Assertion"))?,
+                    None => xml::parse(&bytes, &req.limits)?,
+                }
             }
             None => match &verified_response {
                 Some(r) => r

@@ -49,11 +49,12 @@ impl Default for Limits {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Name {
     /// The prefix as written (`None` when unprefixed).
-    pub prefix: Option<String>,
+    pub prefix: Option<Arc<str>>,
     /// The local part.
     pub local: String,
-    /// The namespace URI the prefix (or the default namespace) resolved to.
-    pub namespace: Option<String>,
+    /// The namespace URI the prefix (or the default namespace) resolved to (shared with the
+    /// declaring binding, so resolving a name does not allocate).
+    pub namespace: Option<Arc<str>>,
 }
 
 impl Name {
@@ -87,7 +88,7 @@ pub enum Node {
 
 /// A namespace binding: prefix (`None` for the default namespace) and URI (empty string for
 /// `xmlns=""`).
-pub type NamespaceBinding = (Option<String>, String);
+pub type NamespaceBinding = (Option<Arc<str>>, Arc<str>);
 
 /// An element with its attributes and children in document order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -200,7 +201,7 @@ impl Element {
             .iter()
             .rev()
             .find(|(p, _)| p.as_deref() == prefix)
-            .map(|(_, uri)| uri.as_str())
+            .map(|(_, uri)| &**uri)
             .filter(|uri| !uri.is_empty())
     }
 }
@@ -229,7 +230,7 @@ pub fn parse_with_namespaces(
     let stripped = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let offset = bytes.len() - stripped.len();
     let text = std::str::from_utf8(stripped).map_err(|_| malformed("not UTF-8"))?;
-    let mut base: Vec<NamespaceBinding> = vec![(Some("xml".to_owned()), XML_NS.to_owned())];
+    let mut base: Vec<NamespaceBinding> = vec![(Some("xml".into()), XML_NS.into())];
     base.extend(inherited.iter().cloned());
     Parser {
         limits,
@@ -396,11 +397,10 @@ impl Parser<'_> {
             .last()
             .map(|p| p.in_scope.clone())
             .unwrap_or_else(|| base.clone());
-        let qname = std::str::from_utf8(start.name().as_ref())
-            .map_err(|_| malformed("not UTF-8"))?
-            .to_owned();
+        let qname =
+            std::str::from_utf8(start.name().into_inner()).map_err(|_| malformed("not UTF-8"))?;
 
-        let mut raw_attrs: Vec<(String, String)> = Vec::new();
+        let mut raw_attrs: Vec<(&str, String)> = Vec::new();
         let mut decls: Vec<NamespaceBinding> = Vec::new();
         for attr in start.attributes().with_checks(true) {
             let attr = attr.map_err(|e| malformed(format!("attribute: {e}")))?;
@@ -409,14 +409,15 @@ impl Parser<'_> {
                     limit: "max_attributes",
                 });
             }
-            let key = std::str::from_utf8(attr.key.as_ref()).map_err(|_| malformed("not UTF-8"))?;
+            let key =
+                std::str::from_utf8(attr.key.into_inner()).map_err(|_| malformed("not UTF-8"))?;
             let raw = std::str::from_utf8(&attr.value).map_err(|_| malformed("not UTF-8"))?;
             let value = normalize_attribute(raw)?;
             if key == "xmlns" {
                 if value == XML_NS || value == XMLNS_NS {
                     return Err(malformed("reserved namespace as default"));
                 }
-                decls.push((None, value));
+                decls.push((None, value.into()));
             } else if let Some(p) = key.strip_prefix("xmlns:") {
                 check_ncname(p)?;
                 if value.is_empty() {
@@ -426,10 +427,10 @@ impl Parser<'_> {
                     return Err(malformed("reserved prefix or namespace misuse"));
                 }
                 if p != "xml" {
-                    decls.push((Some(p.to_owned()), value));
+                    decls.push((Some(p.into()), value.into()));
                 }
             } else {
-                raw_attrs.push((key.to_owned(), value));
+                raw_attrs.push((key, value));
             }
         }
         let in_scope = if decls.is_empty() {
@@ -443,30 +444,41 @@ impl Parser<'_> {
             scope.extend(decls.iter().cloned());
             Arc::new(scope)
         };
-        let lookup = |prefix: Option<&str>| -> Option<String> {
+        // Resolves a prefix to (shared prefix, shared URI) without allocating.
+        let lookup = |prefix: Option<&str>| -> Option<(Option<Arc<str>>, Arc<str>)> {
             in_scope
                 .iter()
                 .rev()
                 .find(|(p, _)| p.as_deref() == prefix)
-                .map(|(_, u)| u.clone())
-                .filter(|u| !u.is_empty())
+                .filter(|(_, u)| !u.is_empty())
+                .map(|(p, u)| (p.clone(), u.clone()))
         };
-        let (prefix, local) = split_qname(&qname)?;
-        let namespace = match prefix {
-            Some(p) => Some(lookup(Some(p)).ok_or_else(|| malformed("undeclared prefix"))?),
-            None => lookup(None),
-        };
-        let name = Name {
-            prefix: prefix.map(str::to_owned),
-            local: local.to_owned(),
-            namespace,
+        let (prefix, local) = split_qname(qname)?;
+        let name = match prefix {
+            Some(p) => {
+                let (prefix, ns) = lookup(Some(p)).ok_or_else(|| malformed("undeclared prefix"))?;
+                Name {
+                    prefix,
+                    local: local.to_owned(),
+                    namespace: Some(ns),
+                }
+            }
+            None => Name {
+                prefix: None,
+                local: local.to_owned(),
+                namespace: lookup(None).map(|(_, ns)| ns),
+            },
         };
         let mut attributes: Vec<Attribute> = Vec::with_capacity(raw_attrs.len());
         for (key, value) in raw_attrs {
-            let (prefix, local) = split_qname(&key)?;
-            let namespace = match prefix {
-                Some(p) => Some(lookup(Some(p)).ok_or_else(|| malformed("undeclared prefix"))?),
-                None => None,
+            let (prefix, local) = split_qname(key)?;
+            let (prefix, namespace) = match prefix {
+                Some(p) => {
+                    let (prefix, ns) =
+                        lookup(Some(p)).ok_or_else(|| malformed("undeclared prefix"))?;
+                    (prefix, Some(ns))
+                }
+                None => (None, None),
             };
             if attributes
                 .iter()
@@ -476,7 +488,7 @@ impl Parser<'_> {
             }
             attributes.push(Attribute {
                 name: Name {
-                    prefix: prefix.map(str::to_owned),
+                    prefix,
                     local: local.to_owned(),
                     namespace,
                 },
@@ -538,8 +550,20 @@ fn check_char(c: char) -> Result<char, SamlError> {
     }
 }
 
+/// True when `s` has no `\r` and only characters XML allows (the common case: no per-char work).
+fn is_plain(s: &str) -> bool {
+    // U+FFFE / U+FFFF are the only non-characters reachable from valid UTF-8 besides controls;
+    // their encodings start with 0xEF 0xBF.
+    s.bytes().all(|b| b >= 0x20 || b == b'\t' || b == b'\n')
+        && !s.contains(['\u{FFFE}', '\u{FFFF}'])
+}
+
 /// Appends raw character data with XML line-end normalization (`\r\n` and `\r` become `\n`).
 fn push_normalized_text(out: &mut String, raw: &str) -> Result<(), SamlError> {
+    if is_plain(raw) {
+        out.push_str(raw);
+        return Ok(());
+    }
     let mut chars = raw.chars().peekable();
     while let Some(c) = chars.next() {
         if c == '\r' {
@@ -581,6 +605,9 @@ fn resolve_reference(name: &str) -> Result<char, SamlError> {
 /// Attribute-value normalization (XML 1.0 §3.3.3 for CDATA attributes): literal whitespace
 /// characters become spaces, references are resolved (a `&#xA;` reference stays a newline).
 fn normalize_attribute(raw: &str) -> Result<String, SamlError> {
+    if is_plain(raw) && !raw.contains(['&', '<', '\n', '\t']) {
+        return Ok(raw.to_owned());
+    }
     let mut out = String::with_capacity(raw.len());
     let mut rest = raw;
     while let Some(pos) = rest.find(['&', '\r', '\n', '\t', '<']) {
