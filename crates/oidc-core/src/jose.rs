@@ -454,6 +454,18 @@ pub fn verify(
     now: DateTime<Utc>,
     leeway: TimeDelta,
 ) -> Result<VerifiedJws, OidcError> {
+    let verified = verify_signature(token, keys, allowed_algs)?;
+    check_times(&verified.claims, now, leeway)?;
+    Ok(verified)
+}
+
+/// Everything [`verify`] checks except the time claims, for the one caller with its own time
+/// rule (`id_token_hint`, which may be expired). Crate-private so no caller can forget times.
+pub(crate) fn verify_signature(
+    token: &str,
+    keys: &Jwks,
+    allowed_algs: &[Algorithm],
+) -> Result<VerifiedJws, OidcError> {
     if allowed_algs.is_empty() {
         return Err(OidcError::EmptyAlgorithmAllowList);
     }
@@ -531,7 +543,6 @@ pub fn verify(
     }
 
     let claims = decode_json_object(payload_b64, "payload is not a base64url JSON object")?;
-    check_times(&claims, now, leeway)?;
     Ok(VerifiedJws {
         alg,
         kid,

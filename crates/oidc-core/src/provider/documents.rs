@@ -4,12 +4,14 @@ use crate::claims::Audience;
 use crate::OidcError;
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
+use std::fmt;
 
 /// Largest token response [`TokenResponse::parse`] accepts.
 pub const MAX_TOKEN_RESPONSE_LEN: usize = 64 * 1024;
 
-/// A successful token response. Serve it with `Cache-Control: no-store`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A successful token response. Serve it with `Cache-Control: no-store`. `Debug` redacts
+/// the tokens.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenResponse {
     /// The access token.
     pub access_token: String,
@@ -27,6 +29,20 @@ pub struct TokenResponse {
     /// Granted scopes, space-separated, when they differ from those requested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+}
+
+impl fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redacted = |present: bool| if present { "<redacted>" } else { "<none>" };
+        f.debug_struct("TokenResponse")
+            .field("access_token", &"<redacted>")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("refresh_token", &redacted(self.refresh_token.is_some()))
+            .field("id_token", &redacted(self.id_token.is_some()))
+            .field("scope", &self.scope)
+            .finish()
+    }
 }
 
 impl TokenResponse {

@@ -429,7 +429,7 @@ fn token_post_and_public_clients() {
                     client_secret: ClientSecret(<redacted>),
                 },
                 grant: RefreshToken {
-                    refresh_token: "r1",
+                    refresh_token: "<redacted>",
                     scopes: Some(
                         [
                             "openid",
@@ -759,4 +759,100 @@ fn logout_token_is_built_per_backchannel_spec() {
         &mut FixedEntropy::new(6),
     );
     assert!(sid_only.is_ok());
+}
+
+#[test]
+fn token_response_debug_redacts_tokens() {
+    let mut response = TokenResponse::bearer("secret-at", 60);
+    response.refresh_token = Some("secret-rt".into());
+    let debug = format!("{response:?}");
+    assert!(!debug.contains("secret"), "{debug}");
+}
+
+#[test]
+fn end_session_request_parsing() {
+    let req = EndSessionRequest::parse(pairs(
+        "id_token_hint=eyJ.a.b&post_logout_redirect_uri=https%3A%2F%2Fapp.example%2Fbye&state=s",
+    ))
+    .unwrap();
+    assert_eq!(
+        req.post_logout_redirect_uri.as_deref(),
+        Some("https://app.example/bye")
+    );
+    assert_eq!(req.state.as_deref(), Some("s"));
+    assert_eq!(EndSessionRequest::parse(pairs("")).unwrap().client_id, None);
+    let err = EndSessionRequest::parse(pairs(
+        "post_logout_redirect_uri=https%3A%2F%2Fapp.example%2Fbye",
+    ))
+    .unwrap_err();
+    assert_eq!(err.error, ErrorCode::InvalidRequest);
+    let err =
+        EndSessionRequest::parse(pairs("client_id=app&post_logout_redirect_uri=bye")).unwrap_err();
+    assert_eq!(err.error, ErrorCode::InvalidRequest);
+    let err = EndSessionRequest::parse(pairs("client_id=a&client_id=b")).unwrap_err();
+    assert_eq!(err.error, ErrorCode::InvalidRequest);
+}
+
+#[test]
+fn id_token_hint_accepts_recently_expired_tokens_only() {
+    let key = SigningKey::from_pem(KEY_A).unwrap();
+    let jwks = Jwks::from_signing_keys([&key]);
+    let token = id_claims().sign(&key).unwrap(); // exp 1_700_000_300
+    let at = |t| DateTime::from_timestamp(t, 0).unwrap();
+    let hint = verify_id_token_hint(
+        &token,
+        &jwks,
+        "https://sso.example.com",
+        at(1_700_003_000),
+        TimeDelta::hours(1),
+    )
+    .unwrap();
+    assert_eq!(hint.sub(), "usr_1");
+    assert_eq!(hint.sid(), Some("sess_1"));
+    assert!(hint.aud().contains("app"));
+    assert!(matches!(
+        verify_id_token_hint(
+            &token,
+            &jwks,
+            "https://sso.example.com",
+            at(1_700_004_000),
+            TimeDelta::hours(1)
+        ),
+        Err(crate::OidcError::Expired { .. })
+    ));
+    assert!(matches!(
+        verify_id_token_hint(
+            &token,
+            &jwks,
+            "https://other.example",
+            at(1_700_000_100),
+            TimeDelta::hours(1)
+        ),
+        Err(crate::OidcError::IssuerMismatch { .. })
+    ));
+    assert!(matches!(
+        verify_id_token_hint(
+            &token,
+            &jwks,
+            "https://sso.example.com",
+            at(1_699_999_000),
+            TimeDelta::hours(1)
+        ),
+        Err(crate::OidcError::IssuedInFuture { .. })
+    ));
+    let mut tampered: Vec<&str> = token.split('.').collect();
+    let evil = crate::b64::encode(
+        r#"{"iss":"https://sso.example.com","sub":"admin","aud":"app","exp":1700000300,"iat":1700000000}"#,
+    );
+    tampered[1] = &evil;
+    assert!(matches!(
+        verify_id_token_hint(
+            &tampered.join("."),
+            &jwks,
+            "https://sso.example.com",
+            at(1_700_000_100),
+            TimeDelta::hours(1)
+        ),
+        Err(crate::OidcError::BadSignature)
+    ));
 }

@@ -75,8 +75,8 @@ impl ClientAuthentication {
     }
 }
 
-/// The grant being exchanged.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The grant being exchanged. `Debug` redacts the refresh token (long-lived, unlike a code).
+#[derive(Clone, PartialEq, Eq)]
 pub enum Grant {
     /// `authorization_code`.
     AuthorizationCode {
@@ -94,6 +94,28 @@ pub enum Grant {
         /// A narrowed scope, if requested (the facade checks it is a subset).
         scopes: Option<Vec<String>>,
     },
+}
+
+impl fmt::Debug for Grant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Grant::AuthorizationCode {
+                code,
+                redirect_uri,
+                code_verifier,
+            } => f
+                .debug_struct("AuthorizationCode")
+                .field("code", code)
+                .field("redirect_uri", redirect_uri)
+                .field("code_verifier", code_verifier)
+                .finish(),
+            Grant::RefreshToken { scopes, .. } => f
+                .debug_struct("RefreshToken")
+                .field("refresh_token", &"<redacted>")
+                .field("scopes", scopes)
+                .finish(),
+        }
+    }
 }
 
 /// A syntactically valid token request.
