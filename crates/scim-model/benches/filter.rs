@@ -34,7 +34,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(&filter).matches(black_box(&user), &schema::USER))
     });
 
-    let members: Vec<Value> = (0..100)
+    let members: Vec<Value> = (0..5_000)
         .map(|i| json!({"value": format!("member-{i}")}))
         .collect();
     let group = json!({

@@ -545,8 +545,19 @@ fn compare(op: CompareOp, actual: &Value, def: Option<&AttributeDef>, lit: &Comp
             let case_exact = def.is_some_and(|d| d.case_exact || d.kind == AttributeType::Binary);
             if case_exact {
                 compare_str(op, a, b)
-            } else {
+            } else if matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew) {
                 compare_str(op, &a.to_lowercase(), &b.to_lowercase())
+            } else {
+                // Equality and ordering without allocating: evaluated once per stored value, so
+                // this is the hot path when filtering large member lists.
+                ordered(
+                    op,
+                    Some(
+                        a.chars()
+                            .flat_map(char::to_lowercase)
+                            .cmp(b.chars().flat_map(char::to_lowercase)),
+                    ),
+                )
             }
         }
         _ => false,

@@ -705,8 +705,10 @@ fn apply_filtered(
     let Some(filter) = &target.filter else {
         return Ok(());
     };
-    let items: Vec<Value> = match container.get(def.name) {
-        Some(Value::Array(items)) => items.clone(),
+    // Taken out rather than cloned (large groups); it is always put back or dropped below, and on
+    // error the whole working copy is discarded by `PatchRequest::apply`.
+    let items: Vec<Value> = match container.remove(def.name) {
+        Some(Value::Array(items)) => items,
         _ => Vec::new(),
     };
     let matched: Vec<usize> = items
