@@ -17,11 +17,24 @@
 //! one exception, RSA key generation, is documented on [`jose::SigningKey::generate`]).
 //!
 //! ```
+//! use chrono::{DateTime, TimeDelta};
+//! use oidc_core::jose::{self, Algorithm, Jwks, SigningKey};
 //! use oidc_core::pkce;
+//!
+//! // PKCE, RFC 7636 Appendix B.
 //! let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 //! let challenge = pkce::challenge_s256(verifier)?;
 //! assert_eq!(challenge, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
 //! assert!(pkce::verify_s256(verifier, &challenge));
+//!
+//! // Sign with Gatehouse's key, publish the JWKS, verify at a fixed `now`.
+//! let key = SigningKey::generate(2048)?;
+//! let token = key.sign(&serde_json::json!({ "sub": "u1", "exp": 1_700_000_300 }))?;
+//! let jwks = Jwks::from_signing_keys([&key]);
+//! let now = DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default();
+//! let verified = jose::verify(&token, &jwks, &[Algorithm::RS256], now, TimeDelta::seconds(30))?;
+//! assert_eq!(verified.claims()["sub"], "u1");
+//! assert_eq!(verified.kid(), Some(key.kid()));
 //! # Ok::<(), oidc_core::OidcError>(())
 //! ```
 

@@ -6,13 +6,19 @@ use url::Url;
 
 /// The issuer identifier Gatehouse uses everywhere (discovery `issuer`, token `iss`): the URL
 /// without a trailing `/`, so `https://sso.example.com` and `https://sso.example.com/` name the
-/// same issuer. Refuses schemes other than http(s), credentials, queries and fragments
-/// (OIDC Discovery §3: the issuer has no query or fragment).
+/// same issuer. Refuses anything but `https` (OIDC Discovery §3; plain `http` only for a
+/// loopback host, for local development — the same rule Gatehouse's relying party applies),
+/// credentials, queries and fragments.
 pub fn issuer_identifier(issuer: &Url) -> Result<String, OidcError> {
-    if !matches!(issuer.scheme(), "https" | "http") {
-        return Err(OidcError::InvalidIssuer {
-            reason: "scheme is not https",
-        });
+    let loopback = matches!(issuer.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    match issuer.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        _ => {
+            return Err(OidcError::InvalidIssuer {
+                reason: "scheme is not https",
+            })
+        }
     }
     if issuer.query().is_some() || issuer.fragment().is_some() {
         return Err(OidcError::InvalidIssuer {

@@ -129,6 +129,8 @@ fn discovery_document_golden() {
 
 #[test]
 fn discovery_keeps_issuer_path_and_refuses_bad_issuers() {
+    let local = url::Url::parse("http://localhost:8080").unwrap();
+    assert_eq!(issuer_identifier(&local).unwrap(), "http://localhost:8080");
     let issuer = url::Url::parse("https://example.com/sso/").unwrap();
     let doc = DiscoveryDocument::new(&issuer).unwrap();
     assert_eq!(doc.issuer, "https://example.com/sso");
@@ -137,6 +139,7 @@ fn discovery_keeps_issuer_path_and_refuses_bad_issuers() {
         "https://example.com/?x=1",
         "https://example.com/#f",
         "ftp://example.com",
+        "http://sso.example.com",
         "https://u:p@example.com",
     ] {
         let url = url::Url::parse(bad).unwrap();
