@@ -518,6 +518,17 @@ fn compare(op: CompareOp, actual: &Value, def: Option<&AttributeDef>, lit: &Comp
             CompareOp::Ne => a != b,
             _ => false,
         },
+        // Entra writes boolean literals as strings (`roles[primary eq "True"].value`).
+        (Value::Bool(a), CompValue::Str(b))
+            if b.eq_ignore_ascii_case("true") || b.eq_ignore_ascii_case("false") =>
+        {
+            let b = b.eq_ignore_ascii_case("true");
+            match op {
+                CompareOp::Eq => *a == b,
+                CompareOp::Ne => *a != b,
+                _ => false,
+            }
+        }
         (Value::Number(a), CompValue::Num(b)) => match (a.as_f64(), b.as_f64()) {
             (Some(a), Some(b)) => ordered(op, a.partial_cmp(&b)),
             _ => false,

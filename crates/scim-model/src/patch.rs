@@ -3,7 +3,8 @@
 //!
 //! Dialects accepted on purpose (each seen in the wild, see `fixtures/scim/README.md`):
 //! * `op` is case-insensitive (`Add`, `Replace`, `Remove` from Entra);
-//! * booleans as `"True"`/`"False"` strings (Entra);
+//! * booleans as `"True"`/`"False"` strings (Entra), also inside value filters
+//!   (`roles[primary eq "True"].value`, Entra's app-role mapping target);
 //! * path-less `add`/`replace` whose value object has dotted (`name.givenName`) or URN-qualified
 //!   (`urn:…:enterprise:2.0:User:department`) keys (Entra), or is a plain partial resource (Okta,
 //!   which also repeats the unchanged `id` when renaming a group);

@@ -263,6 +263,8 @@ fn evaluator_semantics() {
         active eq true
         active eq false
         active eq "true"
+        active eq "FALSE"
+        emails[primary eq "True"].value ew "acme.example"
         emails co "@home."
         emails.type eq "home"
         emails[type eq "work" and primary eq true]
@@ -303,7 +305,9 @@ fn evaluator_semantics() {
             false  title ne "Engineer"
             true   active eq true
             false  active eq false
-            false  active eq "true"
+            true   active eq "true"
+            false  active eq "FALSE"
+            true   emails[primary eq "True"].value ew "acme.example"
             true   emails co "@home."
             true   emails.type eq "home"
             true   emails[type eq "work" and primary eq true]

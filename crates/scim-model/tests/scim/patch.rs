@@ -340,6 +340,26 @@ fn entra_user_custom_extension_is_kept() {
 }
 
 #[test]
+fn entra_app_role_with_string_boolean_filter() {
+    check_fixture(
+        "entra/user_app_role.json",
+        expect![[r#"
+        changed: ["roles"]
+        members added: []
+        members removed: []
+        {
+          "roles": [
+            {
+              "primary": true,
+              "value": "Auditor"
+            }
+          ]
+        }
+    "#]],
+    );
+}
+
+#[test]
 fn entra_group_add_members() {
     check_fixture(
         "entra/group_add_members.json",
