@@ -521,7 +521,9 @@ pub(crate) fn verify_signature(
         .filter(|k| kid.is_none() || k.kid == kid)
         .collect();
     if candidates.is_empty() {
-        return Err(OidcError::UnknownKey { kid });
+        return Err(OidcError::UnknownKey {
+            kid: kid.as_deref().map(truncate),
+        });
     }
     // The signing input is the received text itself, never a re-encoding.
     let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
@@ -633,9 +635,9 @@ fn check_times(
     Ok(())
 }
 
-/// Keep attacker-supplied text in errors short (logs are not a dumping ground).
+/// Keep attacker-supplied text in errors short (logs are not a dumping ground): 64 characters.
 fn truncate(text: &str) -> String {
-    text.chars().take(32).collect()
+    text.chars().take(64).collect()
 }
 
 #[cfg(test)]
