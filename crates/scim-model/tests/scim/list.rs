@@ -209,3 +209,46 @@ fn list_response_document() {
         }"#]]
     .assert_eq(&pretty(&page.to_json()));
 }
+
+#[test]
+fn sort_reference_ordering() {
+    use scim_model::list::compare_resources;
+    use scim_model::AttrPath;
+    let users = [
+        json!({"id": "1", "userName": "bob", "emails": [{"value": "z@x"}, {"value": "a@x", "primary": true}],
+               "meta": {"created": "2026-01-02T00:00:00Z"}}),
+        json!({"id": "2", "userName": "Alice", "emails": [{"value": "m@x"}],
+               "meta": {"created": "2026-01-01T12:00:00+14:00"}}),
+        json!({"id": "3", "meta": {"created": "2025-12-31T00:00:00Z"}}),
+        json!({"id": "4", "userName": "carol", "emails": [{"value": "B@x"}]}),
+    ];
+    let order = |path: &str, dir: SortOrder| {
+        let path = AttrPath::parse(path).unwrap();
+        let mut v: Vec<&serde_json::Value> = users.iter().collect();
+        v.sort_by(|a, b| compare_resources(&schema::USER, &path, dir, a, b));
+        v.iter()
+            .map(|u| u["id"].as_str().unwrap())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let table = [
+        ("userName", SortOrder::Ascending),
+        ("userName", SortOrder::Descending),
+        ("emails", SortOrder::Ascending),
+        ("emails.value", SortOrder::Descending),
+        ("meta.created", SortOrder::Ascending),
+        ("nickName", SortOrder::Ascending),
+    ]
+    .map(|(p, d)| format!("{p} {d:?}: {}", order(p, d)));
+    expect![[r#"
+        [
+            "userName Ascending: 2,1,4,3",
+            "userName Descending: 4,1,2,3",
+            "emails Ascending: 1,4,2,3",
+            "emails.value Descending: 2,4,1,3",
+            "meta.created Ascending: 3,2,1,4",
+            "nickName Ascending: 1,2,3,4",
+        ]
+    "#]]
+    .assert_debug_eq(&table);
+}
