@@ -4,10 +4,9 @@ use crate::error::{html_escape, page, HttpError, Surface};
 use crate::{correlation_id, run, Facade};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use base64::Engine as _;
 use gatehouse::os::now;
 use gatehouse::{Actor, AuthorizeOutcome, Call, ClientAuth, GatehouseError};
-use oidc_core::provider::TokenRequest;
+use oidc_core::provider::{IntrospectionRequest, TokenRequest};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route(
@@ -126,62 +125,6 @@ fn email_page(pairs: &[(String, String)]) -> String {
     )
 }
 
-/// Client authentication from `Authorization: Basic` (RFC 6749 §2.3.1: form-urlencoded id and
-/// secret) or from the body; using both is an error.
-fn client_auth(
-    req: &HttpRequest,
-    pairs: &[(String, String)],
-) -> Result<ClientAuth, GatehouseError> {
-    let get = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
-    let invalid = |d: &str| GatehouseError::OAuth {
-        error: "invalid_client",
-        description: d.to_owned(),
-    };
-    let basic = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "));
-    match (basic, get("client_secret")) {
-        (Some(_), Some(_)) => Err(GatehouseError::OAuth {
-            error: "invalid_request",
-            description: "use one client authentication method".into(),
-        }),
-        (Some(b64), None) => {
-            let raw = base64::engine::general_purpose::STANDARD
-                .decode(b64.trim())
-                .map_err(|_| invalid("malformed Basic credentials"))?;
-            let text =
-                String::from_utf8(raw).map_err(|_| invalid("malformed Basic credentials"))?;
-            let (id, secret) = text
-                .split_once(':')
-                .ok_or_else(|| invalid("malformed Basic credentials"))?;
-            let decode = |s: &str| {
-                url::form_urlencoded::parse(format!("v={s}").as_bytes())
-                    .next()
-                    .map(|(_, v)| v.into_owned())
-                    .unwrap_or_default()
-            };
-            Ok(ClientAuth::Secret {
-                client_id: decode(id),
-                secret: decode(secret),
-            })
-        }
-        (None, Some(secret)) => Ok(ClientAuth::Secret {
-            client_id: get("client_id").ok_or_else(|| invalid("client_id missing"))?,
-            secret,
-        }),
-        (None, None) => Ok(ClientAuth::Public {
-            client_id: get("client_id").ok_or_else(|| invalid("client authentication required"))?,
-        }),
-    }
-}
-
 async fn token(req: HttpRequest, gh: Facade, body: web::Bytes) -> Result<HttpResponse, HttpError> {
     let c = call(&req, Actor::System);
     let oauth_err = |error| HttpError {
@@ -243,14 +186,23 @@ async fn introspect(
         correlation_id: c.correlation_id.clone(),
     };
     let pairs = form_pairs(&body).map_err(oauth_err)?;
-    let auth = client_auth(&req, &pairs).map_err(oauth_err)?;
-    let token = pairs
-        .iter()
-        .find(|(k, _)| k == "token")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let request = IntrospectionRequest::parse(
+        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        authorization,
+    )
+    .map_err(|e| {
+        oauth_err(GatehouseError::OAuth {
+            error: e.error.as_str(),
+            description: e.description.into_owned(),
+        })
+    })?;
+    let auth = ClientAuth::from(&request.client);
     let answer = run(&gh, Surface::OAuth, c.clone(), move |gh, c| {
-        gh.introspect(c, &auth, &token)
+        gh.introspect(c, &auth, &request.token)
     })
     .await?;
     Ok(HttpResponse::Ok()

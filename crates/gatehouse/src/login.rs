@@ -41,7 +41,6 @@ pub struct LoginCompleted {
 
 /// A connection's keys and settings, parsed once and cached until the row changes.
 pub(crate) struct ConnectionRuntime {
-    updated_at: i64,
     row: models::SamlConnection,
     trusted_keys: TrustedKeys,
     decryption_keys: Vec<PKey<Private>>,
@@ -63,7 +62,8 @@ impl Gatehouse {
     ) -> Result<Arc<ConnectionRuntime>> {
         if let Ok(cache) = self.runtime_cache.by_id.lock() {
             if let Some(rt) = cache.get(&row.id) {
-                if rt.updated_at == row.updated_at {
+                // Compare the whole row: a change within the same second must not be missed.
+                if rt.row == row {
                     return Ok(rt.clone());
                 }
             }
@@ -77,7 +77,6 @@ impl Gatehouse {
             )?)
         };
         let rt = Arc::new(ConnectionRuntime {
-            updated_at: row.updated_at,
             trusted_keys,
             decryption_keys: vec![open_key(&row.sp_encryption_key)?],
             request_signer: RedirectSigner::new(open_key(&row.sp_signing_key)?)?,

@@ -277,72 +277,100 @@ impl Gatehouse {
         code_verifier: Option<&str>,
     ) -> Result<TokenResponse> {
         let access_token = format!("gha_{}", self.random_hex(32));
-        self.store.transaction(|conn| {
+        // The outer result is the transaction's: once the client has authenticated and the code
+        // has been taken, the code stays used even if a later check fails (a code presented with
+        // the wrong redirect URI or verifier may have been intercepted; it must not work later).
+        let outcome: Result<Result<TokenResponse>> = self.store.transaction(|conn| {
             let client = self.authenticate_client(conn, call, auth)?;
             let bad_grant = |why: &str| GatehouseError::oauth("invalid_grant", why.to_owned());
             if code.len() > 200 {
-                return Err(bad_grant("unknown code"));
+                return Ok(Err(bad_grant("unknown code")));
             }
-            let stored = queries::take_auth_code(conn, &token_hash(code))?
-                .ok_or_else(|| bad_grant("unknown or used code"))?;
-            if stored.client_id != client.id || stored.redirect_uri != redirect_uri {
-                return Err(bad_grant(
-                    "code was issued to another client or redirect_uri",
-                ));
-            }
-            if stored.expires_at <= call.now.timestamp() {
-                return Err(bad_grant("code expired"));
-            }
-            match (&stored.code_challenge, code_verifier) {
-                (Some(challenge), Some(verifier)) => {
-                    if !oidc_core::pkce::verify_s256(verifier, challenge) {
-                        return Err(bad_grant("PKCE verification failed"));
-                    }
-                }
-                (Some(_), None) => return Err(bad_grant("code_verifier required")),
-                (None, Some(_)) => {
-                    return Err(bad_grant(
-                        "no code_challenge was sent with the authorization request",
-                    ))
-                }
-                (None, None) if client.secret_hash.is_none() => {
-                    return Err(bad_grant("PKCE is required for public clients"))
-                }
-                (None, None) => {}
-            }
-            let (session, user, tenant) = self
-                .live_session(conn, call, &stored.session_id)?
-                .ok_or_else(|| bad_grant("session ended"))?;
-            let key = self.active_signing_key(conn)?;
-            let id_claims = self.id_token_claims(
-                &session,
-                &user,
-                &tenant,
-                &client.id,
-                stored.nonce.as_deref(),
-                call,
-            );
-            let id_token = key
-                .sign(&Value::Object(id_claims))
-                .map_err(GatehouseError::internal)?;
-            queries::insert_access_token(
+            let Some(stored) = queries::take_auth_code(conn, &token_hash(code))? else {
+                return Ok(Err(bad_grant("unknown or used code")));
+            };
+            Ok(self.issue_tokens(
                 conn,
-                &models::AccessToken {
-                    token_hash: token_hash(&access_token),
-                    session_id: session.id.clone(),
-                    client_id: client.id.clone(),
-                    scope: stored.scope.clone(),
-                    issued_at: call.now.timestamp(),
-                    expires_at: session.expires_at,
-                },
-            )?;
-            Ok(TokenResponse {
-                access_token: access_token.clone(),
-                token_type: "Bearer",
-                expires_in: session.expires_at - call.now.timestamp(),
-                id_token,
-                scope: stored.scope,
-            })
+                call,
+                &client,
+                &stored,
+                redirect_uri,
+                code_verifier,
+                &access_token,
+            ))
+        });
+        outcome?
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn issue_tokens(
+        &self,
+        conn: &mut storage::Conn,
+        call: &Call,
+        client: &models::OidcClient,
+        stored: &models::AuthCode,
+        redirect_uri: &str,
+        code_verifier: Option<&str>,
+        access_token: &str,
+    ) -> Result<TokenResponse> {
+        let bad_grant = |why: &str| GatehouseError::oauth("invalid_grant", why.to_owned());
+        if stored.client_id != client.id || stored.redirect_uri != redirect_uri {
+            return Err(bad_grant(
+                "code was issued to another client or redirect_uri",
+            ));
+        }
+        if stored.expires_at <= call.now.timestamp() {
+            return Err(bad_grant("code expired"));
+        }
+        match (&stored.code_challenge, code_verifier) {
+            (Some(challenge), Some(verifier)) => {
+                if !oidc_core::pkce::verify_s256(verifier, challenge) {
+                    return Err(bad_grant("PKCE verification failed"));
+                }
+            }
+            (Some(_), None) => return Err(bad_grant("code_verifier required")),
+            (None, Some(_)) => {
+                return Err(bad_grant(
+                    "no code_challenge was sent with the authorization request",
+                ))
+            }
+            (None, None) if client.secret_hash.is_none() => {
+                return Err(bad_grant("PKCE is required for public clients"))
+            }
+            (None, None) => {}
+        }
+        let (session, user, tenant) = self
+            .live_session(conn, call, &stored.session_id)?
+            .ok_or_else(|| bad_grant("session ended"))?;
+        let key = self.active_signing_key(conn)?;
+        let id_claims = self.id_token_claims(
+            &session,
+            &user,
+            &tenant,
+            &client.id,
+            stored.nonce.as_deref(),
+            call,
+        );
+        let id_token = key
+            .sign(&Value::Object(id_claims))
+            .map_err(GatehouseError::internal)?;
+        queries::insert_access_token(
+            conn,
+            &models::AccessToken {
+                token_hash: token_hash(access_token),
+                session_id: session.id.clone(),
+                client_id: client.id.clone(),
+                scope: stored.scope.clone(),
+                issued_at: call.now.timestamp(),
+                expires_at: session.expires_at,
+            },
+        )?;
+        Ok(TokenResponse {
+            access_token: access_token.to_owned(),
+            token_type: "Bearer",
+            expires_in: session.expires_at - call.now.timestamp(),
+            id_token,
+            scope: stored.scope.clone(),
         })
     }
 

@@ -20,7 +20,8 @@ pub use discovery::{issuer_identifier, DiscoveryDocument, CLAIMS_SUPPORTED};
 pub use documents::{ActiveToken, IntrospectionResponse, TokenResponse, MAX_TOKEN_RESPONSE_LEN};
 pub use logout::{verify_id_token_hint, EndSessionRequest, VerifiedIdTokenHint, MAX_LOGOUT_PARAMS};
 pub use token::{
-    ClientAuthentication, ClientSecret, Grant, TokenRequest, MAX_TOKEN_PARAMS, MAX_TOKEN_VALUE_LEN,
+    ClientAuthentication, ClientSecret, Grant, IntrospectionRequest, TokenRequest,
+    MAX_TOKEN_PARAMS, MAX_TOKEN_VALUE_LEN,
 };
 
 use crate::OidcError;

@@ -33,7 +33,9 @@ pub struct FixedEntropy {
 impl FixedEntropy {
     /// A generator whose output is fully determined by `seed`.
     pub fn new(seed: u64) -> Self {
-        Self { state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1 }
+        Self {
+            state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+        }
     }
 }
 

@@ -128,7 +128,8 @@ impl DiscoveryDocument {
             scopes_supported: &["openid", "profile", "email", "offline_access"],
             response_types_supported: &["code"],
             response_modes_supported: &["query"],
-            grant_types_supported: &["authorization_code", "refresh_token"],
+            // Refresh tokens are not issued yet: advertise only what the token endpoint accepts.
+            grant_types_supported: &["authorization_code"],
             subject_types_supported: &["public"],
             id_token_signing_alg_values_supported: &["RS256"],
             token_endpoint_auth_methods_supported: &[

@@ -69,8 +69,7 @@ fn discovery_document_golden() {
             "query"
           ],
           "grant_types_supported": [
-            "authorization_code",
-            "refresh_token"
+            "authorization_code"
           ],
           "subject_types_supported": [
             "public"

@@ -190,6 +190,34 @@ impl TokenRequest {
     }
 }
 
+/// An RFC 7662 introspection request: the caller's client authentication and the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntrospectionRequest {
+    /// How the resource server / app authenticated.
+    pub client: ClientAuthentication,
+    /// The token to introspect (possibly empty: that is simply inactive).
+    pub token: String,
+}
+
+impl IntrospectionRequest {
+    /// Parse the form body and `Authorization` header of an introspection request, with the
+    /// same client-authentication rules as the token endpoint.
+    pub fn parse<I, K, V>(
+        form: I,
+        authorization: Option<&str>,
+    ) -> Result<IntrospectionRequest, OAuthError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let mut params = Params::collect(form, MAX_TOKEN_PARAMS, |_| MAX_TOKEN_VALUE_LEN)?;
+        let client = client_authentication(&mut params, authorization)?;
+        let token = params.take("token").unwrap_or_default();
+        Ok(IntrospectionRequest { client, token })
+    }
+}
+
 fn invalid_client(description: &'static str) -> OAuthError {
     OAuthError::new(ErrorCode::InvalidClient, description)
 }

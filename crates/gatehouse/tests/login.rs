@@ -1,0 +1,693 @@
+//! The whole login through the facade — authorize → AuthnRequest → IdP → ACS → code → tokens —
+//! and the ways it must refuse, on SQLite and PostgreSQL alike. The IdP is saml-core's
+//! `TestIdentityProvider` with its own key; its responses go through the production validator.
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use gatehouse::*;
+use gatehouse_types::FixedEntropy;
+use openssl::asn1::Asn1Time;
+use openssl::hash::MessageDigest;
+use openssl::pkey::PKey;
+use openssl::rsa::Rsa;
+use openssl::x509::{X509NameBuilder, X509};
+use saml_core::authn_request::{decode_redirect, RedirectLimits};
+use saml_core::idp::{ResponseParams, TestIdentityProvider};
+use storage::testing::{TestDatabase, ENGINES};
+use storage::Engine;
+
+const REDIRECT: &str = "https://app.example.com/callback";
+
+/// Every IdP response gets fresh ids (a repeated seed would be a replay).
+fn next_seed() -> u64 {
+    static SEED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1000);
+    SEED.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+}
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap()
+}
+
+fn idp(entity_id: &str) -> (TestIdentityProvider, String) {
+    let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+    let mut name = X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", entity_id).unwrap();
+    let name = name.build();
+    let mut b = X509::builder().unwrap();
+    b.set_version(2).unwrap();
+    b.set_subject_name(&name).unwrap();
+    b.set_issuer_name(&name).unwrap();
+    b.set_pubkey(&key).unwrap();
+    b.set_not_before(&Asn1Time::from_unix(t0().timestamp() - 86_400).unwrap())
+        .unwrap();
+    b.set_not_after(&Asn1Time::from_unix(t0().timestamp() + 365 * 86_400).unwrap())
+        .unwrap();
+    b.sign(&key, MessageDigest::sha256()).unwrap();
+    let cert = b.build();
+    let pem = String::from_utf8(cert.to_pem().unwrap()).unwrap();
+    (
+        TestIdentityProvider::new(entity_id, key, cert).unwrap(),
+        pem,
+    )
+}
+
+struct World {
+    _db: TestDatabase,
+    gh: Gatehouse,
+    idp: TestIdentityProvider,
+    connection: SamlConnectionView,
+    client_secret: String,
+    engine: Engine,
+}
+
+fn facade(db: &TestDatabase, seed: u64) -> Gatehouse {
+    let config = GatehouseConfig::new(
+        "https://sso.example.com".parse().unwrap(),
+        SecretBox::new([9; 32]),
+    );
+    Gatehouse::new(
+        db.store().unwrap(),
+        config,
+        Box::new(FixedEntropy::new(seed)),
+    )
+}
+
+fn op(now: DateTime<Utc>) -> Call {
+    Call::operator(now, "test")
+}
+
+fn browser(now: DateTime<Utc>) -> Call {
+    Call {
+        now,
+        correlation_id: "corr-1".into(),
+        actor: Actor::Browser,
+    }
+}
+
+fn world(engine: Engine) -> World {
+    let db = TestDatabase::new(engine).unwrap();
+    let gh = facade(&db, 1);
+    let call = op(t0());
+    gh.ensure_signing_key(&call).unwrap();
+    let mut tenant = NewTenant::new("acme", "Acme");
+    tenant.domains = vec!["acme.test".into()];
+    gh.create_tenant(&call, tenant).unwrap();
+    let (idp, pem) = idp("https://idp.acme.test");
+    let connection = gh
+        .create_saml_connection(
+            &call,
+            "acme",
+            NewSamlConnection {
+                name: "Acme IdP".into(),
+                vendor: "okta".into(),
+                idp: IdpSource::Manual {
+                    entity_id: "https://idp.acme.test".into(),
+                    sso_url: "https://idp.acme.test/sso".into(),
+                    certificate_pem: pem,
+                },
+                allow_idp_initiated: false,
+                default_client_id: None,
+                default_redirect_uri: None,
+                sign_requests: true,
+                attribute_mapping: None,
+            },
+        )
+        .unwrap();
+    let creds = gh
+        .register_client(
+            &call,
+            NewClient {
+                name: "App".into(),
+                redirect_uris: vec![REDIRECT.into()],
+                public: false,
+                backchannel_logout_uri: None,
+                client_id: Some("app".into()),
+                client_secret: None,
+            },
+        )
+        .unwrap();
+    World {
+        _db: db,
+        gh,
+        idp,
+        connection,
+        client_secret: creds.client_secret.unwrap(),
+        engine,
+    }
+}
+
+fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    items
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn authorize(w: &World, extra: &[(&str, &str)]) -> String {
+    let mut p = pairs(&[
+        ("response_type", "code"),
+        ("client_id", "app"),
+        ("redirect_uri", REDIRECT),
+        ("scope", "openid email profile"),
+        ("state", "st4te"),
+        ("nonce", "n0nce"),
+        ("login_hint", "alice@acme.test"),
+    ]);
+    p.extend(pairs(extra));
+    match w.gh.authorize_pairs(&browser(t0()), &p).unwrap() {
+        AuthorizeOutcome::Redirect(url) => url,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The IdP's side: read the AuthnRequest's ID and RelayState from the redirect, answer it.
+fn idp_answer(
+    w: &World,
+    redirect: &str,
+    user: &str,
+    tweak: impl FnOnce(&mut ResponseParams),
+) -> (String, Option<String>) {
+    let query = redirect.split_once('?').unwrap().1;
+    let decoded = decode_redirect(query, &RedirectLimits::DEFAULT).unwrap();
+    let root = saml_core::xml::parse(&decoded.xml, &Default::default()).unwrap();
+    let mut params = ResponseParams::new(&w.connection.acs_url, &w.connection.sp_entity_id, user);
+    params.in_response_to = Some(root.attr("ID").unwrap().to_owned());
+    params.attributes = vec![
+        ("email".into(), vec![user.into()]),
+        ("firstName".into(), vec!["Alice".into()]),
+        ("lastName".into(), vec!["Example".into()]),
+        ("groups".into(), vec!["Sales".into(), "Admins".into()]),
+    ];
+    tweak(&mut params);
+    let xml = w
+        .idp
+        .response(&params, t0(), &mut FixedEntropy::new(next_seed()))
+        .unwrap();
+    (B64.encode(xml), decoded.relay_state)
+}
+
+fn code_of(redirect_to: &str) -> String {
+    let url = url::Url::parse(redirect_to).unwrap();
+    assert!(redirect_to.starts_with(REDIRECT), "{redirect_to}");
+    url.query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned()
+}
+
+fn secret(w: &World) -> ClientAuth {
+    ClientAuth::Secret {
+        client_id: "app".into(),
+        secret: w.client_secret.clone(),
+    }
+}
+
+fn login(w: &World) -> TokenResponse {
+    let (resp, relay) = idp_answer(w, &authorize(w, &[]), "alice@acme.test", |_| {});
+    let done =
+        w.gh.acs(&browser(t0()), &w.connection.id, &resp, relay.as_deref())
+            .unwrap();
+    assert!(done.redirect_to.contains("state=st4te"));
+    w.gh.exchange_code(
+        &browser(t0()),
+        &secret(w),
+        &code_of(&done.redirect_to),
+        REDIRECT,
+        None,
+    )
+    .unwrap()
+}
+
+fn each(test: impl Fn(&World)) {
+    for engine in ENGINES {
+        let w = world(engine);
+        test(&w);
+    }
+}
+
+fn login_failure(w: &World, result: Result<LoginCompleted>) -> &'static str {
+    match result {
+        Err(GatehouseError::LoginFailed {
+            reason_code,
+            correlation_id,
+        }) => {
+            assert_eq!(correlation_id, "corr-1");
+            reason_code
+        }
+        other => panic!("{:?}: expected a refused login, got {other:?}", w.engine),
+    }
+}
+
+#[test]
+fn full_login_yields_verifiable_tokens_with_the_idp_identity() {
+    each(|w| {
+        let tokens = login(w);
+        let jwks =
+            oidc_core::jose::Jwks::parse(w.gh.jwks(&op(t0())).unwrap().to_string().as_bytes())
+                .unwrap();
+        let verified = oidc_core::jose::verify(
+            &tokens.id_token,
+            &jwks,
+            &[oidc_core::jose::Algorithm::RS256],
+            t0(),
+            Duration::zero(),
+        )
+        .unwrap();
+        let c = verified.claims();
+        assert_eq!(c["iss"], "https://sso.example.com");
+        assert_eq!(c["aud"], "app");
+        assert_eq!(c["nonce"], "n0nce");
+        assert_eq!(c["email"], "alice@acme.test");
+        assert_eq!(c["given_name"], "Alice");
+        assert_eq!(c["tenant"], "acme");
+        assert_eq!(c["idp"], w.connection.id.as_str());
+        assert_eq!(c["groups"], serde_json::json!(["Sales", "Admins"]));
+        assert_eq!(c["amr"], serde_json::json!(["pwd"]));
+        assert_eq!(tokens.expires_in, 900);
+        let info = w.gh.userinfo(&op(t0()), &tokens.access_token).unwrap();
+        assert_eq!(info["sub"], c["sub"]);
+        let intro =
+            w.gh.introspect(&op(t0()), &secret(w), &tokens.access_token)
+                .unwrap();
+        assert_eq!(intro["active"], true);
+        // The same person logging in again is the same user.
+        let again = login(w);
+        let info2 = w.gh.userinfo(&op(t0()), &again.access_token).unwrap();
+        assert_eq!(info2["sub"], info["sub"], "{:?}", w.engine);
+    });
+}
+
+#[test]
+fn a_replayed_response_is_refused_and_audited() {
+    each(|w| {
+        let (resp, relay) = idp_answer(w, &authorize(w, &[]), "alice@acme.test", |_| {});
+        w.gh.acs(&browser(t0()), &w.connection.id, &resp, relay.as_deref())
+            .unwrap();
+        let second =
+            w.gh.acs(&browser(t0()), &w.connection.id, &resp, relay.as_deref());
+        assert_eq!(login_failure(w, second), "replay");
+        let events =
+            w.gh.audit_events(&AuditEventFilter {
+                tenant: "acme".into(),
+                event_type: Some("login.*".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        let types: Vec<_> = events.iter().map(|e| e.event.event_type()).collect();
+        assert_eq!(types, ["login.succeeded", "login.failed"], "{:?}", w.engine);
+        // tenant created, connection created, user created (JIT), login succeeded, login failed
+        assert_eq!(w.gh.verify_audit_chain("acme").unwrap(), Ok(5));
+    });
+}
+
+#[test]
+fn a_replay_to_another_replica_is_refused() {
+    for engine in ENGINES {
+        let w = world(engine);
+        let replica = facade(&w._db, 2);
+        let (resp, relay) = idp_answer(&w, &authorize(&w, &[]), "alice@acme.test", |_| {});
+        w.gh.acs(&browser(t0()), &w.connection.id, &resp, relay.as_deref())
+            .unwrap();
+        // Without RelayState the second replica treats it as unsolicited (refused); with it,
+        // the flow is consumed and the assertion id is in the shared replay cache.
+        let r = replica.acs(&browser(t0()), &w.connection.id, &resp, relay.as_deref());
+        assert_eq!(login_failure(&w, r), "replay", "{engine:?}");
+    }
+}
+
+#[test]
+fn codes_are_single_use_and_bound_to_client_and_redirect_uri() {
+    each(|w| {
+        let (resp, relay) = idp_answer(w, &authorize(w, &[]), "alice@acme.test", |_| {});
+        let done =
+            w.gh.acs(&browser(t0()), &w.connection.id, &resp, relay.as_deref())
+                .unwrap();
+        let code = code_of(&done.redirect_to);
+        let wrong_secret = ClientAuth::Secret {
+            client_id: "app".into(),
+            secret: "nope".into(),
+        };
+        assert!(matches!(
+            w.gh.exchange_code(&browser(t0()), &wrong_secret, &code, REDIRECT, None),
+            Err(GatehouseError::OAuth {
+                error: "invalid_client",
+                ..
+            })
+        ));
+        // The failed client authentication did not burn the code.
+        assert!(matches!(
+            w.gh.exchange_code(
+                &browser(t0()),
+                &secret(w),
+                &code,
+                "https://app.example.com/other",
+                None
+            ),
+            Err(GatehouseError::OAuth {
+                error: "invalid_grant",
+                ..
+            })
+        ));
+        // ... but a wrong redirect_uri did: codes are single use whatever happens.
+        assert!(matches!(
+            w.gh.exchange_code(&browser(t0()), &secret(w), &code, REDIRECT, None),
+            Err(GatehouseError::OAuth {
+                error: "invalid_grant",
+                ..
+            })
+        ));
+    });
+}
+
+#[test]
+fn expired_codes_are_refused() {
+    each(|w| {
+        let (resp, relay) = idp_answer(w, &authorize(w, &[]), "alice@acme.test", |_| {});
+        let done =
+            w.gh.acs(&browser(t0()), &w.connection.id, &resp, relay.as_deref())
+                .unwrap();
+        let late = browser(t0() + Duration::seconds(61));
+        assert!(matches!(
+            w.gh.exchange_code(
+                &late,
+                &secret(w),
+                &code_of(&done.redirect_to),
+                REDIRECT,
+                None
+            ),
+            Err(GatehouseError::OAuth {
+                error: "invalid_grant",
+                ..
+            })
+        ));
+    });
+}
+
+#[test]
+fn public_clients_must_use_pkce_and_the_verifier_must_match() {
+    each(|w| {
+        w.gh.register_client(
+            &op(t0()),
+            NewClient {
+                name: "SPA".into(),
+                redirect_uris: vec![REDIRECT.into()],
+                public: true,
+                backchannel_logout_uri: None,
+                client_id: Some("spa".into()),
+                client_secret: None,
+            },
+        )
+        .unwrap();
+        let base = pairs(&[
+            ("response_type", "code"),
+            ("client_id", "spa"),
+            ("redirect_uri", REDIRECT),
+            ("scope", "openid"),
+            ("login_hint", "a@acme.test"),
+        ]);
+        match w.gh.authorize_pairs(&browser(t0()), &base) {
+            Err(GatehouseError::OAuthRedirect {
+                error: "invalid_request",
+                ..
+            }) => {}
+            other => panic!("{other:?}"),
+        }
+        let verifier = "a".repeat(43);
+        let challenge = oidc_core::pkce::challenge_s256(&verifier).unwrap();
+        let mut with_pkce = base.clone();
+        with_pkce.extend(pairs(&[
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ]));
+        let AuthorizeOutcome::Redirect(url) =
+            w.gh.authorize_pairs(&browser(t0()), &with_pkce).unwrap()
+        else {
+            panic!()
+        };
+        let (resp, relay) = idp_answer(w, &url, "alice@acme.test", |_| {});
+        let done =
+            w.gh.acs(&browser(t0()), &w.connection.id, &resp, relay.as_deref())
+                .unwrap();
+        let code = code_of(&done.redirect_to);
+        let public = ClientAuth::Public {
+            client_id: "spa".into(),
+        };
+        let wrong = "b".repeat(43);
+        assert!(matches!(
+            w.gh.exchange_code(&browser(t0()), &public, &code, REDIRECT, Some(&wrong)),
+            Err(GatehouseError::OAuth {
+                error: "invalid_grant",
+                ..
+            })
+        ));
+        // Re-run a fresh login for the happy path (the code above is burnt).
+        let AuthorizeOutcome::Redirect(url) =
+            w.gh.authorize_pairs(&browser(t0()), &with_pkce).unwrap()
+        else {
+            panic!()
+        };
+        let (resp, relay) = idp_answer(w, &url, "alice@acme.test", |_| {});
+        let done =
+            w.gh.acs(&browser(t0()), &w.connection.id, &resp, relay.as_deref())
+                .unwrap();
+        w.gh.exchange_code(
+            &browser(t0()),
+            &public,
+            &code_of(&done.redirect_to),
+            REDIRECT,
+            Some(&verifier),
+        )
+        .unwrap();
+    });
+}
+
+#[test]
+fn unregistered_redirect_uris_are_shown_not_followed() {
+    each(|w| {
+        let p = pairs(&[
+            ("response_type", "code"),
+            ("client_id", "app"),
+            ("redirect_uri", "https://evil.example/cb"),
+            ("scope", "openid"),
+        ]);
+        assert!(matches!(
+            w.gh.authorize_pairs(&browser(t0()), &p),
+            Err(GatehouseError::OAuth { .. })
+        ));
+        // A registered URI with a bad request is answered by redirect.
+        let p = pairs(&[
+            ("response_type", "token"),
+            ("client_id", "app"),
+            ("redirect_uri", REDIRECT),
+            ("scope", "openid"),
+            ("state", "s"),
+        ]);
+        match w.gh.authorize_pairs(&browser(t0()), &p) {
+            Err(GatehouseError::OAuthRedirect {
+                redirect_uri,
+                state,
+                ..
+            }) => {
+                assert_eq!(redirect_uri, REDIRECT);
+                assert_eq!(state.as_deref(), Some("s"));
+            }
+            other => panic!("{other:?}"),
+        }
+    });
+}
+
+#[test]
+fn without_a_selector_the_user_is_asked_for_an_email_and_unknown_domains_are_refused() {
+    each(|w| {
+        let p = pairs(&[
+            ("response_type", "code"),
+            ("client_id", "app"),
+            ("redirect_uri", REDIRECT),
+            ("scope", "openid"),
+        ]);
+        assert_eq!(
+            w.gh.authorize_pairs(&browser(t0()), &p).unwrap(),
+            AuthorizeOutcome::AskForEmail
+        );
+        let mut p2 = p.clone();
+        p2.push(("login_hint".into(), "eve@unknown.test".into()));
+        assert!(matches!(
+            w.gh.authorize_pairs(&browser(t0()), &p2),
+            Err(GatehouseError::OAuthRedirect {
+                error: "access_denied",
+                ..
+            })
+        ));
+        let mut p3 = p.clone();
+        p3.push(("tenant".into(), "acme".into()));
+        assert!(matches!(
+            w.gh.authorize_pairs(&browser(t0()), &p3),
+            Ok(AuthorizeOutcome::Redirect(_))
+        ));
+    });
+}
+
+#[test]
+fn unsolicited_responses_are_refused_unless_enabled_and_then_go_only_to_the_configured_app() {
+    each(|w| {
+        let mut params = ResponseParams::new(
+            &w.connection.acs_url,
+            &w.connection.sp_entity_id,
+            "alice@acme.test",
+        );
+        params.attributes = vec![("email".into(), vec!["alice@acme.test".into()])];
+        let resp = B64.encode(
+            w.idp
+                .response(&params, t0(), &mut FixedEntropy::new(3))
+                .unwrap(),
+        );
+        let r = w.gh.acs(
+            &browser(t0()),
+            &w.connection.id,
+            &resp,
+            Some("https://evil.example/"),
+        );
+        assert_eq!(login_failure(w, r), "unsolicited_not_allowed");
+        w.gh.update_saml_connection(
+            &op(t0()),
+            &w.connection.id,
+            SamlConnectionUpdate {
+                allow_idp_initiated: Some(true),
+                default_client_id: Some("app".into()),
+                default_redirect_uri: Some(REDIRECT.into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let done =
+            w.gh.acs(
+                &browser(t0()),
+                &w.connection.id,
+                &resp,
+                Some("https://evil.example/"),
+            )
+            .unwrap();
+        assert!(
+            done.redirect_to.starts_with(REDIRECT),
+            "RelayState must never be a redirect target: {}",
+            done.redirect_to
+        );
+    });
+}
+
+#[test]
+fn a_response_for_another_tenants_connection_is_refused() {
+    each(|w| {
+        let call = op(t0());
+        w.gh.create_tenant(&call, NewTenant::new("globex", "Globex"))
+            .unwrap();
+        let (_other_idp, pem) = idp("https://idp.globex.test");
+        let other =
+            w.gh.create_saml_connection(
+                &call,
+                "globex",
+                NewSamlConnection {
+                    name: "Globex".into(),
+                    vendor: "generic".into(),
+                    idp: IdpSource::Manual {
+                        entity_id: "https://idp.globex.test".into(),
+                        sso_url: "https://idp.globex.test/sso".into(),
+                        certificate_pem: pem,
+                    },
+                    allow_idp_initiated: true,
+                    default_client_id: Some("app".into()),
+                    default_redirect_uri: Some(REDIRECT.into()),
+                    sign_requests: true,
+                    attribute_mapping: None,
+                },
+            )
+            .unwrap();
+        // Acme's IdP signs a perfectly valid response for Acme; posting it to Globex's ACS fails.
+        let (resp, _) = idp_answer(w, &authorize(w, &[]), "alice@acme.test", |_| {});
+        let r = w.gh.acs(&browser(t0()), &other.id, &resp, None);
+        let code = login_failure(w, r);
+        assert!(
+            [
+                "bad_signature",
+                "unsigned",
+                "wrong_issuer",
+                "wrong_audience",
+                "wrong_recipient",
+                "in_response_to_mismatch"
+            ]
+            .contains(&code),
+            "{code}"
+        );
+    });
+}
+
+#[test]
+fn disabled_connections_and_expired_assertions_are_refused() {
+    each(|w| {
+        let url = authorize(w, &[]);
+        let (resp, relay) = idp_answer(w, &url, "alice@acme.test", |_| {});
+        let late = browser(t0() + Duration::minutes(20));
+        let r = w.gh.acs(&late, &w.connection.id, &resp, relay.as_deref());
+        // The flow (10 min) and the assertion (5 min + 3 min skew) have both expired.
+        let code = login_failure(w, r);
+        assert!(
+            ["expired", "unsolicited_not_allowed"].contains(&code),
+            "{code}"
+        );
+        w.gh.update_saml_connection(
+            &op(t0()),
+            &w.connection.id,
+            SamlConnectionUpdate {
+                enabled: Some(false),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let r =
+            w.gh.acs(&browser(t0()), &w.connection.id, &resp, relay.as_deref());
+        assert_eq!(login_failure(w, r), "connection_disabled");
+    });
+}
+
+#[test]
+fn force_authn_and_passive_requests_reach_the_idp() {
+    each(|w| {
+        let url = authorize(
+            w,
+            &[
+                ("prompt", "login"),
+                (
+                    "acr_values",
+                    "urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract",
+                ),
+            ],
+        );
+        let decoded =
+            decode_redirect(url.split_once('?').unwrap().1, &RedirectLimits::DEFAULT).unwrap();
+        let xml = String::from_utf8(decoded.xml).unwrap();
+        assert!(xml.contains("ForceAuthn=\"true\""), "{xml}");
+        assert!(xml.contains("MobileTwoFactorContract"), "{xml}");
+        let url = authorize(w, &[("prompt", "none")]);
+        let decoded =
+            decode_redirect(url.split_once('?').unwrap().1, &RedirectLimits::DEFAULT).unwrap();
+        assert!(String::from_utf8(decoded.xml)
+            .unwrap()
+            .contains("IsPassive=\"true\""));
+    });
+}
+
+#[test]
+fn sp_metadata_names_the_connection_endpoints() {
+    each(|w| {
+        let xml = w.gh.sp_metadata(&w.connection.id).unwrap();
+        assert!(xml.contains(&w.connection.sp_entity_id));
+        assert!(xml.contains(&w.connection.acs_url));
+        let shown =
+            w.gh.show_saml_connection(&op(t0()), &w.connection.id)
+                .unwrap();
+        assert_eq!(shown.idp_certificates.len(), 1);
+        assert_eq!(shown.idp_certificates[0].expires_in_days, 365);
+    });
+}
