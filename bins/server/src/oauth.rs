@@ -96,6 +96,17 @@ async fn authorize(req: HttpRequest, gh: Facade, raw: Vec<u8>) -> Result<HttpRes
         AuthorizeOutcome::Redirect(url) => HttpResponse::Found()
             .insert_header((header::LOCATION, url))
             .finish(),
+        AuthorizeOutcome::PostForm(html) => HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((
+                header::CONTENT_SECURITY_POLICY,
+                format!(
+                    "default-src 'none'; script-src {}; form-action *",
+                    saml_core::authn_request::post_form_script_csp_hash()
+                ),
+            ))
+            .body(html),
         AuthorizeOutcome::AskForEmail => HttpResponse::Ok()
             .content_type("text/html; charset=utf-8")
             .body(email_page(&pairs)),

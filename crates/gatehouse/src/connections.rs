@@ -100,6 +100,37 @@ pub struct SamlConnectionUpdate {
     /// Replace IdP settings (e.g. refreshed metadata after a certificate rollover).
     #[serde(default)]
     pub idp: Option<IdpSource>,
+    /// How AuthnRequests reach the IdP.
+    #[serde(default)]
+    pub sso_binding: Option<SsoBinding>,
+}
+
+/// The SAML binding AuthnRequests are sent with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SsoBinding {
+    /// HTTP-Redirect (DEFLATE + query-string signature).
+    Redirect,
+    /// HTTP-POST (auto-submitted form, enveloped XML signature).
+    Post,
+}
+
+impl SsoBinding {
+    /// Stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SsoBinding::Redirect => "redirect",
+            SsoBinding::Post => "post",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> SsoBinding {
+        if s == "post" {
+            SsoBinding::Post
+        } else {
+            SsoBinding::Redirect
+        }
+    }
 }
 
 /// One IdP signing certificate with its expiry.
@@ -132,6 +163,8 @@ pub struct SamlConnectionView {
     pub idp_entity_id: String,
     /// IdP SSO URL.
     pub sso_url: String,
+    /// Binding used to send AuthnRequests.
+    pub sso_binding: SsoBinding,
     /// IdP SLO URL.
     pub slo_url: Option<String>,
     /// Every trusted IdP signing certificate.
@@ -160,6 +193,7 @@ pub struct SamlConnectionView {
 struct ResolvedIdp {
     entity_id: String,
     sso_url: String,
+    sso_binding: SsoBinding,
     slo_url: Option<String>,
     certificates: Vec<IdpCertificate>,
     metadata_url: Option<String>,
@@ -231,20 +265,28 @@ fn resolve_idp(source: &IdpSource) -> Result<ResolvedIdp> {
             return Ok(ResolvedIdp {
                 entity_id: entity_id.trim().to_owned(),
                 sso_url: sso_url.clone(),
+                sso_binding: SsoBinding::Redirect,
                 slo_url: None,
                 certificates: vec![cert],
                 metadata_url: None,
             });
         }
     };
-    let sso_url = meta
-        .sso_redirect_url
-        .clone()
-        .or(meta.sso_post_url.clone())
-        .ok_or_else(|| GatehouseError::invalid("metadata", "no SingleSignOnService"))?;
+    // HTTP-Redirect is preferred (smaller, no script needed); HTTP-POST when it is all the IdP has.
+    let (sso_url, sso_binding) = match (&meta.sso_redirect_url, &meta.sso_post_url) {
+        (Some(url), _) => (url.clone(), SsoBinding::Redirect),
+        (None, Some(url)) => (url.clone(), SsoBinding::Post),
+        (None, None) => {
+            return Err(GatehouseError::invalid(
+                "metadata",
+                "no SingleSignOnService",
+            ))
+        }
+    };
     Ok(ResolvedIdp {
         entity_id: meta.entity_id,
         sso_url,
+        sso_binding,
         slo_url: meta.slo_redirect_url.or(meta.slo_post_url),
         certificates: meta.signing_certificates,
         metadata_url,
@@ -361,6 +403,7 @@ impl Gatehouse {
             attribute_mapping: serde_json::to_string(&mapping).map_err(GatehouseError::internal)?,
             created_at: call.now.timestamp(),
             updated_at: call.now.timestamp(),
+            sso_binding: idp.sso_binding.as_str().to_owned(),
         };
         self.store.transaction(|conn| {
             let t = queries::find_tenant(conn, tenant)?
@@ -441,6 +484,10 @@ impl Gatehouse {
                 row.default_redirect_uri = Some(v.clone()).filter(|s| !s.is_empty());
                 changed.push("default_redirect_uri");
             }
+            if let Some(b) = update.sso_binding {
+                row.sso_binding = b.as_str().to_owned();
+                changed.push("sso_binding");
+            }
             if let Some(v) = update.sign_requests {
                 row.sign_requests = v;
                 changed.push("sign_requests");
@@ -463,6 +510,7 @@ impl Gatehouse {
                 row.sso_url = idp.sso_url.clone();
                 row.slo_url = idp.slo_url.clone();
                 row.idp_certificates = certs_to_json(&idp.certificates);
+                row.sso_binding = idp.sso_binding.as_str().to_owned();
                 if idp.metadata_url.is_some() {
                     row.metadata_url = idp.metadata_url.clone();
                 }
@@ -533,6 +581,7 @@ impl Gatehouse {
             vendor: row.vendor.clone(),
             idp_entity_id: row.idp_entity_id.clone(),
             sso_url: row.sso_url.clone(),
+            sso_binding: SsoBinding::parse(&row.sso_binding),
             slo_url: row.slo_url.clone(),
             idp_certificates: certs
                 .iter()

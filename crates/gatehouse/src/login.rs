@@ -5,6 +5,7 @@ use crate::error::{GatehouseError, Result};
 use crate::util::{json_list, parse_json_list, token_hash};
 use crate::{Call, Gatehouse};
 use audit::AuditEvent;
+use base64::Engine as _;
 use openssl::pkey::{PKey, Private};
 use saml_core::attribute_mapping::{self, AttributeMapping};
 use saml_core::authn_request::{
@@ -25,6 +26,9 @@ use oidc_core::provider::{OAuthError, Prompt};
 pub enum AuthorizeOutcome {
     /// Go to the IdP (HTTP-Redirect binding URL).
     Redirect(String),
+    /// Auto-submit this HTML form to the IdP (HTTP-POST binding). Serve it with a CSP that
+    /// allows only `saml_core::authn_request::post_form_script_csp_hash()`.
+    PostForm(String),
     /// Nothing selects a tenant: ask the user for their e-mail address, then retry with
     /// `login_hint`.
     AskForEmail,
@@ -45,6 +49,8 @@ pub(crate) struct ConnectionRuntime {
     trusted_keys: TrustedKeys,
     decryption_keys: Vec<PKey<Private>>,
     request_signer: RedirectSigner,
+    request_signing_key: PKey<Private>,
+    request_signing_cert: openssl::x509::X509,
     mapping: AttributeMapping,
 }
 
@@ -80,6 +86,8 @@ impl Gatehouse {
             trusted_keys,
             decryption_keys: vec![open_key(&row.sp_encryption_key)?],
             request_signer: RedirectSigner::new(open_key(&row.sp_signing_key)?)?,
+            request_signing_key: open_key(&row.sp_signing_key)?,
+            request_signing_cert: openssl::x509::X509::from_pem(row.sp_signing_cert.as_bytes())?,
             mapping: serde_json::from_str(&row.attribute_mapping)
                 .map_err(GatehouseError::internal)?,
             row,
@@ -204,6 +212,27 @@ impl Gatehouse {
                     consumed: false,
                 },
             )?;
+            if crate::connections::SsoBinding::parse(&rt.row.sso_binding)
+                == crate::connections::SsoBinding::Post
+            {
+                let mut xml = authn.to_xml();
+                if rt.row.sign_requests {
+                    xml = saml_core::dsig::sign_enveloped(
+                        &xml,
+                        request_id.as_str(),
+                        &rt.request_signing_key,
+                        Some(&rt.request_signing_cert),
+                        &Default::default(),
+                    )?;
+                }
+                let b64 = base64::engine::general_purpose::STANDARD.encode(xml);
+                return Ok(AuthorizeOutcome::PostForm(authn_request::post_form_html(
+                    &rt.row.sso_url,
+                    authn_request::MessageKind::Request,
+                    &b64,
+                    Some(&flow_id),
+                )));
+            }
             let signer = rt.row.sign_requests.then_some(&rt.request_signer);
             let url = authn_request::redirect_url(
                 &rt.row.sso_url,

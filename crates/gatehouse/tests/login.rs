@@ -691,3 +691,57 @@ fn sp_metadata_names_the_connection_endpoints() {
         assert_eq!(shown.idp_certificates[0].expires_in_days, 365);
     });
 }
+
+#[test]
+fn post_binding_sends_an_enveloped_signed_authn_request() {
+    each(|w| {
+        w.gh.update_saml_connection(
+            &op(t0()),
+            &w.connection.id,
+            SamlConnectionUpdate {
+                sso_binding: Some(SsoBinding::Post),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let p = pairs(&[
+            ("response_type", "code"),
+            ("client_id", "app"),
+            ("redirect_uri", REDIRECT),
+            ("scope", "openid"),
+            ("tenant", "acme"),
+        ]);
+        let AuthorizeOutcome::PostForm(html) = w.gh.authorize_pairs(&browser(t0()), &p).unwrap()
+        else {
+            panic!("expected a POST form")
+        };
+        assert!(
+            html.contains("action=\"https://idp.acme.test/sso\""),
+            "{html}"
+        );
+        let b64 = html
+            .split("name=\"SAMLRequest\" value=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        let xml = B64.decode(b64).unwrap();
+        let root = saml_core::xml::parse(&xml, &Default::default()).unwrap();
+        // The SP signing certificate from our own metadata verifies the request's signature.
+        let metadata = w.gh.sp_metadata(&w.connection.id).unwrap();
+        let cert_b64: String = metadata
+            .split("<ds:X509Certificate>")
+            .nth(1)
+            .unwrap()
+            .split('<')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        let keys =
+            saml_core::dsig::TrustedKeys::from_der_certificates(&[&B64.decode(cert_b64).unwrap()])
+                .unwrap();
+        saml_core::dsig::verify_enveloped(&root, &root, &keys, &Default::default()).unwrap();
+    });
+}

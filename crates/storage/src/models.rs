@@ -55,6 +55,8 @@ pub struct SamlConnection {
     pub attribute_mapping: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// `redirect` or `post`: how AuthnRequests reach the IdP.
+    pub sso_binding: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]

@@ -46,6 +46,7 @@ diesel::table! {
         attribute_mapping -> Text,
         created_at -> BigInt,
         updated_at -> BigInt,
+        sso_binding -> Text,
     }
 }
 

@@ -1,0 +1,1 @@
+ALTER TABLE saml_connections DROP COLUMN sso_binding;

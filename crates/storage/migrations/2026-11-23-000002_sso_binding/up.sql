@@ -1,0 +1,1 @@
+ALTER TABLE saml_connections ADD COLUMN sso_binding TEXT NOT NULL DEFAULT 'redirect';
