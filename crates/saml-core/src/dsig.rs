@@ -563,3 +563,216 @@ pub fn sign_enveloped(
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key_file(name: &str) -> Vec<u8> {
+        std::fs::read(format!(
+            "{}/../../fixtures/saml/keys/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    }
+
+    fn idp_key() -> PKey<Private> {
+        PKey::private_key_from_pem(&key_file("idp.key.pem")).unwrap()
+    }
+
+    fn trusted() -> TrustedKeys {
+        TrustedKeys::from_pem_certificates(&[&key_file("idp.cert.pem")]).unwrap()
+    }
+
+    const DOC: &str = "<r:Outer xmlns:r=\"urn:r\"><r:Inner ID=\"_1\"><r:Issuer>i</r:Issuer><r:V a=\"1\">x</r:V></r:Inner></r:Outer>";
+
+    fn signed(doc: &str) -> String {
+        sign_enveloped(doc, "_1", &idp_key(), None, &Limits::default()).unwrap()
+    }
+
+    /// Verifies the `Inner` element of `doc`.
+    fn verify(doc: &str) -> Result<String, SamlError> {
+        let root = xml::parse(doc.as_bytes(), &Limits::default())?;
+        let inner = root.elements().next().unwrap();
+        verify_enveloped(&root, inner, &trusted(), &AlgorithmPolicy::default())
+            .map(|b| String::from_utf8(b).unwrap())
+    }
+
+    fn code(r: Result<String, SamlError>) -> &'static str {
+        r.map(|_| "ok").unwrap_or_else(|e| e.reason_code())
+    }
+
+    #[test]
+    fn sign_then_verify_returns_the_canonical_unsigned_element() {
+        let doc = signed(DOC);
+        assert!(
+            doc.contains("<r:Issuer>i</r:Issuer><ds:Signature"),
+            "signature goes after Issuer"
+        );
+        assert_eq!(
+            verify(&doc).unwrap(),
+            "<r:Inner xmlns:r=\"urn:r\" ID=\"_1\"><r:Issuer>i</r:Issuer><r:V a=\"1\">x</r:V></r:Inner>"
+        );
+    }
+
+    #[test]
+    fn constructors_fail_closed() {
+        assert!(matches!(
+            AlgorithmPolicy::new(&[], &[DigestAlgorithm::Sha256]),
+            Err(SamlError::Config { .. })
+        ));
+        assert!(matches!(
+            AlgorithmPolicy::new(&[SignatureAlgorithm::RsaSha256], &[]),
+            Err(SamlError::Config { .. })
+        ));
+        assert!(matches!(
+            TrustedKeys::from_public_keys(vec![]),
+            Err(SamlError::Config { .. })
+        ));
+        assert!(matches!(
+            TrustedKeys::from_pem_certificates(&[]),
+            Err(SamlError::Config { .. })
+        ));
+        assert!(matches!(
+            TrustedKeys::from_pem_certificates(&[b"junk"]),
+            Err(SamlError::BadKey { .. })
+        ));
+        assert!(matches!(
+            TrustedKeys::from_der_certificates(&[b"junk"]),
+            Err(SamlError::BadKey { .. })
+        ));
+        let p = AlgorithmPolicy::default();
+        assert!(!p.allows_signature(SignatureAlgorithm::RsaSha1));
+        assert!(!p.allows_digest(DigestAlgorithm::Sha1));
+        assert!(!p.allows_digest(DigestAlgorithm::Md5));
+    }
+
+    #[test]
+    fn sha1_is_accepted_only_when_listed() {
+        // Re-sign with SHA-1 digest by hand (our signer only does SHA-256): build the
+        // SignedInfo with rsa-sha1 / sha1 and sign it.
+        let root = xml::parse(DOC.as_bytes(), &Limits::default()).unwrap();
+        let inner = root.elements().next().unwrap();
+        let digest = hash(
+            MessageDigest::sha1(),
+            &canonicalize(inner, &c14n::Options::default()),
+        )
+        .unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let si = format!("<ds:SignedInfo xmlns:ds=\"{DSIG_NS}\"><ds:CanonicalizationMethod Algorithm=\"{EXC_C14N}\"></ds:CanonicalizationMethod><ds:SignatureMethod Algorithm=\"{}\"></ds:SignatureMethod><ds:Reference URI=\"#_1\"><ds:Transforms><ds:Transform Algorithm=\"{ENVELOPED_SIGNATURE}\"></ds:Transform><ds:Transform Algorithm=\"{EXC_C14N}\"></ds:Transform></ds:Transforms><ds:DigestMethod Algorithm=\"{}\"></ds:DigestMethod><ds:DigestValue>{}</ds:DigestValue></ds:Reference></ds:SignedInfo>", SignatureAlgorithm::RsaSha1.uri(), DigestAlgorithm::Sha1.uri(), b64.encode(digest));
+        let mut signer = Signer::new(MessageDigest::sha1(), &idp_key()).unwrap();
+        signer.update(si.as_bytes()).unwrap();
+        let sig = b64.encode(signer.sign_to_vec().unwrap());
+        let doc = DOC.replace(
+            "</r:Issuer>",
+            &format!("</r:Issuer><ds:Signature xmlns:ds=\"{DSIG_NS}\">{}<ds:SignatureValue>{sig}</ds:SignatureValue></ds:Signature>", si.replace(&format!(" xmlns:ds=\"{DSIG_NS}\""), "")),
+        );
+        assert_eq!(code(verify(&doc)), "algorithm_not_allowed");
+        let legacy =
+            AlgorithmPolicy::new(&[SignatureAlgorithm::RsaSha1], &[DigestAlgorithm::Sha1]).unwrap();
+        let root = xml::parse(doc.as_bytes(), &Limits::default()).unwrap();
+        let inner = root.elements().next().unwrap();
+        assert!(verify_enveloped(&root, inner, &trusted(), &legacy).is_ok());
+    }
+
+    #[test]
+    fn refuses_every_other_signature_shape() {
+        let doc = signed(DOC);
+        let cases: Vec<(&str, String)> = vec![
+            ("no signature", DOC.to_owned()),
+            ("tampered content", doc.replace(">x<", ">y<")),
+            ("tampered attribute", doc.replace("a=\"1\"", "a=\"2\"")),
+            ("reference to another ID", doc.replace("URI=\"#_1\"", "URI=\"#_2\"")),
+            ("empty reference URI", doc.replace("URI=\"#_1\"", "URI=\"\"")),
+            (
+                "two references",
+                doc.replace("</ds:Reference>", "</ds:Reference><ds:Reference URI=\"#_1\"></ds:Reference>"),
+            ),
+            ("two signatures", doc.replace("</ds:Signature>", "</ds:Signature><ds:Signature></ds:Signature>")),
+            // The duplicate sits outside the signed subtree: without the uniqueness check this
+            // would verify.
+            ("duplicate ID", doc.replace("</r:Outer>", "<r:Other ID=\"_1\"></r:Other></r:Outer>")),
+            (
+                "missing enveloped transform",
+                doc.replace(&format!("<ds:Transform Algorithm=\"{ENVELOPED_SIGNATURE}\"></ds:Transform>"), ""),
+            ),
+            (
+                "HMACOutputLength",
+                doc.replace("rsa-sha256\"></ds:SignatureMethod>", "rsa-sha256\"><ds:HMACOutputLength>0</ds:HMACOutputLength></ds:SignatureMethod>"),
+            ),
+        ];
+        for (what, doc) in cases {
+            let c = code(verify(&doc));
+            assert!(c != "ok", "{what} was accepted");
+        }
+        assert_eq!(code(verify(DOC)), "unsigned");
+        assert_eq!(
+            code(verify(&signed(DOC).replace("URI=\"#_1\"", "URI=\"#_2\""))),
+            "bad_signature"
+        );
+    }
+
+    #[test]
+    fn key_info_is_ignored_and_only_pinned_keys_count() {
+        let attacker = PKey::private_key_from_pem(&key_file("attacker.key.pem")).unwrap();
+        let attacker_cert = X509::from_pem(&key_file("attacker.cert.pem")).unwrap();
+        let forged = sign_enveloped(
+            DOC,
+            "_1",
+            &attacker,
+            Some(&attacker_cert),
+            &Limits::default(),
+        )
+        .unwrap();
+        assert!(forged.contains("<ds:X509Certificate>"));
+        assert_eq!(code(verify(&forged)), "bad_signature");
+        // A genuine signature carrying a misleading KeyInfo still verifies: KeyInfo is not read.
+        let genuine = sign_enveloped(
+            DOC,
+            "_1",
+            &idp_key(),
+            Some(&attacker_cert),
+            &Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(code(verify(&genuine)), "ok");
+    }
+
+    #[test]
+    fn ecdsa_signatures_verify_in_xmldsig_raw_form() {
+        let ec = PKey::private_key_from_pem(&key_file("idp-ec.key.pem")).unwrap();
+        let keys = TrustedKeys::from_pem_certificates(&[&key_file("idp-ec.cert.pem")]).unwrap();
+        let root = xml::parse(DOC.as_bytes(), &Limits::default()).unwrap();
+        let inner = root.elements().next().unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let digest = hash(
+            MessageDigest::sha256(),
+            &canonicalize(inner, &c14n::Options::default()),
+        )
+        .unwrap();
+        let si = format!("<ds:SignedInfo><ds:CanonicalizationMethod Algorithm=\"{EXC_C14N}\"></ds:CanonicalizationMethod><ds:SignatureMethod Algorithm=\"{}\"></ds:SignatureMethod><ds:Reference URI=\"#_1\"><ds:Transforms><ds:Transform Algorithm=\"{ENVELOPED_SIGNATURE}\"></ds:Transform><ds:Transform Algorithm=\"{EXC_C14N}\"></ds:Transform></ds:Transforms><ds:DigestMethod Algorithm=\"{}\"></ds:DigestMethod><ds:DigestValue>{}</ds:DigestValue></ds:Reference></ds:SignedInfo>", SignatureAlgorithm::EcdsaSha256.uri(), DigestAlgorithm::Sha256.uri(), b64.encode(digest));
+        let canonical_si = si.replacen(
+            "<ds:SignedInfo>",
+            &format!("<ds:SignedInfo xmlns:ds=\"{DSIG_NS}\">"),
+            1,
+        );
+        let mut signer = Signer::new(MessageDigest::sha256(), &ec).unwrap();
+        signer.update(canonical_si.as_bytes()).unwrap();
+        let der = EcdsaSig::from_der(&signer.sign_to_vec().unwrap()).unwrap();
+        let mut raw = vec![0u8; 64];
+        let (r, s) = (der.r().to_vec(), der.s().to_vec());
+        raw[32 - r.len()..32].copy_from_slice(&r);
+        raw[64 - s.len()..].copy_from_slice(&s);
+        let doc = DOC.replace("</r:Issuer>", &format!("</r:Issuer><ds:Signature xmlns:ds=\"{DSIG_NS}\">{si}<ds:SignatureValue>{}</ds:SignatureValue></ds:Signature>", b64.encode(&raw)));
+        let root = xml::parse(doc.as_bytes(), &Limits::default()).unwrap();
+        let inner = root.elements().next().unwrap();
+        assert!(verify_enveloped(&root, inner, &keys, &AlgorithmPolicy::default()).is_ok());
+        // The RSA trust anchor does not verify it, and a flipped bit breaks it.
+        assert!(verify_enveloped(&root, inner, &trusted(), &AlgorithmPolicy::default()).is_err());
+        raw[10] ^= 1;
+        let bad = DOC.replace("</r:Issuer>", &format!("</r:Issuer><ds:Signature xmlns:ds=\"{DSIG_NS}\">{si}<ds:SignatureValue>{}</ds:SignatureValue></ds:Signature>", b64.encode(&raw)));
+        let root = xml::parse(bad.as_bytes(), &Limits::default()).unwrap();
+        let inner = root.elements().next().unwrap();
+        assert!(verify_enveloped(&root, inner, &keys, &AlgorithmPolicy::default()).is_err());
+    }
+}
