@@ -363,7 +363,7 @@ impl Gatehouse {
     pub fn list_clients(&self) -> Result<Vec<ClientView>> {
         Ok(self
             .store
-            .transaction(|conn| queries::list_clients(conn))?
+            .transaction(queries::list_clients)?
             .iter()
             .map(view_client)
             .collect())
@@ -440,9 +440,7 @@ impl Gatehouse {
 
     /// List operator tokens (without secrets).
     pub fn list_operator_tokens(&self) -> Result<Vec<OperatorTokenView>> {
-        let rows = self
-            .store
-            .transaction(|conn| queries::list_operator_tokens(conn))?;
+        let rows = self.store.transaction(queries::list_operator_tokens)?;
         Ok(rows
             .into_iter()
             .map(|r| OperatorTokenView {

@@ -117,9 +117,7 @@ impl Gatehouse {
 
     /// Make sure a signing key exists (first start); returns its kid.
     pub fn ensure_signing_key(&self, call: &Call) -> Result<String> {
-        let keys = self
-            .store
-            .transaction(|conn| queries::list_signing_keys(conn))?;
+        let keys = self.store.transaction(queries::list_signing_keys)?;
         if let Some(active) = keys.iter().find(|k| k.retired_at.is_none()) {
             return Ok(active.kid.clone());
         }
@@ -167,9 +165,7 @@ impl Gatehouse {
 
     /// Signing keys, newest first.
     pub fn list_signing_keys(&self) -> Result<Vec<SigningKeyView>> {
-        let rows = self
-            .store
-            .transaction(|conn| queries::list_signing_keys(conn))?;
+        let rows = self.store.transaction(queries::list_signing_keys)?;
         Ok(rows
             .into_iter()
             .map(|r| SigningKeyView {
@@ -183,9 +179,7 @@ impl Gatehouse {
 
     /// The JWKS document: the active key and retired keys still within their publish window.
     pub fn jwks(&self, call: &Call) -> Result<Value> {
-        let rows = self
-            .store
-            .transaction(|conn| queries::list_signing_keys(conn))?;
+        let rows = self.store.transaction(queries::list_signing_keys)?;
         let now = call.now.timestamp();
         let keys = rows
             .iter()

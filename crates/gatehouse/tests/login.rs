@@ -1,6 +1,7 @@
 //! The whole login through the facade — authorize → AuthnRequest → IdP → ACS → code → tokens —
 //! and the ways it must refuse, on SQLite and PostgreSQL alike. The IdP is saml-core's
 //! `TestIdentityProvider` with its own key; its responses go through the production validator.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
