@@ -377,8 +377,12 @@ fn check_assertion(
         (None, Some(e)) => return Err(e),
         (None, None) => return Err(structure("no bearer SubjectConfirmation")),
     };
+    // Only a signed InResponseTo can make a response "solicited": an unsigned Response element
+    // around a signed IdP-initiated assertion must not borrow our request ID.
+    let signed_irt =
+        scd_irt.or_else(|| response_irt.filter(|_| response_signed).map(str::to_owned));
     if let ExpectedRequest::Solicited(_) = req.in_response_to {
-        if response_irt.is_none() && scd_irt.is_none() {
+        if signed_irt.is_none() {
             return Err(SamlError::UnsolicitedNotAllowed);
         }
     }
@@ -457,7 +461,7 @@ fn check_assertion(
         authn_context_class,
         attributes,
         not_on_or_after,
-        in_response_to: scd_irt.or_else(|| response_irt.map(str::to_owned)),
+        in_response_to: signed_irt,
         response_signed,
     })
 }

@@ -1415,3 +1415,51 @@ fn mutated_fixtures_never_panic_or_change_identity() {
         assert!(checked > 1000);
     }
 }
+
+/// Regression: an IdP-initiated signed assertion wrapped in an *unsigned* Response that claims
+/// `InResponseTo` our request must not pass as solicited.
+#[test]
+fn unsigned_response_in_response_to_does_not_make_an_assertion_solicited() {
+    let g = Generator::new();
+    let mut p = g.okta_params();
+    p.in_response_to = None;
+    let idp_initiated = g
+        .okta_idp()
+        .response(&p, g.issue_time(), &mut FixedEntropy::new(8))
+        .unwrap();
+    let forged = replace_once(
+        &idp_initiated,
+        " Version=\"2.0\"",
+        &format!(" InResponseTo=\"{REQUEST_ID}\" Version=\"2.0\""),
+    );
+    with_okta_request(false, |req| {
+        assert_eq!(
+            code(&validate_response_xml(req, forged.as_bytes())),
+            "unsolicited_not_allowed"
+        );
+    });
+    // The same claim on a *signed* Response is the IdP's word and counts.
+    p.sign_assertion = false;
+    p.sign_response = true;
+    p.in_response_to = None;
+    let unsigned = g
+        .okta_idp()
+        .response(&p, g.issue_time(), &mut FixedEntropy::new(9))
+        .unwrap();
+    let stated = replace_once(
+        &unsigned,
+        " Version=\"2.0\"",
+        &format!(" InResponseTo=\"{REQUEST_ID}\" Version=\"2.0\""),
+    );
+    // (re-sign after adding the attribute)
+    let key = PKey::private_key_from_pem(&read(&keys_dir().join("idp.key.pem"))).unwrap();
+    let without_sig = replace_once(&stated, signature_of(&stated, 0), "");
+    let rid = id_of(&without_sig).to_owned();
+    let resigned =
+        saml_core::dsig::sign_enveloped(&without_sig, &rid, &key, None, &Limits::default())
+            .unwrap();
+    with_okta_request(false, |req| {
+        let v = validate_response_xml(req, resigned.as_bytes()).unwrap();
+        assert_eq!(v.in_response_to(), Some(REQUEST_ID));
+    });
+}
