@@ -180,15 +180,19 @@ fn bad_responses_are_refused_with_their_reason_code() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-fn xmlsec1_available() -> bool {
-    let present = Command::new("xmlsec1")
+fn tool_available(tool: &str) -> bool {
+    let present = Command::new(tool)
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
     if !present && std::env::var_os("GATEHOUSE_SKIP_XMLSEC1").is_none() {
-        panic!("xmlsec1 is required for interop tests (apt-get install xmlsec1), or set GATEHOUSE_SKIP_XMLSEC1=1");
+        panic!("{tool} is required for interop tests (apt-get install xmlsec1 libxml2-utils), or set GATEHOUSE_SKIP_XMLSEC1=1");
     }
     present
+}
+
+fn xmlsec1_available() -> bool {
+    tool_available("xmlsec1")
 }
 
 fn xmlsec1_verify(xml: &str, id_attr_node: &str) -> bool {
@@ -1462,4 +1466,54 @@ fn unsigned_response_in_response_to_does_not_make_an_assertion_solicited() {
         let v = validate_response_xml(req, resigned.as_bytes()).unwrap();
         assert_eq!(v.in_response_to(), Some(REQUEST_ID));
     });
+}
+
+/// Differential test: our exclusive c14n of every parseable fixture document equals libxml2's
+/// (`xmllint --exc-c14n`), plus a few namespace-heavy documents.
+#[test]
+fn exclusive_c14n_matches_libxml2() {
+    if !tool_available("xmllint") {
+        return;
+    }
+    let mut docs: Vec<(String, Vec<u8>)> = Vec::new();
+    for kind in ["idp", "bad"] {
+        for dir in case_dirs(kind) {
+            docs.push((dir.display().to_string(), read(&dir.join("response.xml"))));
+        }
+    }
+    for (i, extra) in [
+        "<a xmlns='urn:a' xmlns:u='urn:unused'><b xmlns=''><c xmlns='urn:a' u:x='1'/></b><u:d/></a>",
+        "<p:a xmlns:p='urn:p' xmlns:q='urn:q' q:z='1' b='2' p:y='&lt;&amp;&quot;&#x9;&#xA;&#xD;'>t&#xD;&gt;<![CDATA[<&>]]><!--c--></p:a>",
+        "<a xml:lang='en' xmlns:xs='http://www.w3.org/2001/XMLSchema'><b xml:space='preserve'> x </b></a>",
+    ]
+    .iter()
+    .enumerate()
+    {
+        docs.push((format!("extra {i}"), extra.as_bytes().to_vec()));
+    }
+    let tmp = tempdir();
+    let mut compared = 0;
+    for (name, bytes) in docs {
+        let Ok(root) = saml_core::xml::parse(&bytes, &Limits::default()) else {
+            continue; // DTDs, oversize, ...: not ours to canonicalize.
+        };
+        let ours = saml_core::c14n::canonicalize(&root, &Default::default());
+        let file = tmp.join("doc.xml");
+        fs::write(&file, &bytes).unwrap();
+        let out = Command::new("xmllint")
+            .arg("--exc-c14n")
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{name}: xmllint failed");
+        // xmllint renders the with-comments variant; drop comments to get "without comments".
+        let mut theirs = String::from_utf8(out.stdout).unwrap();
+        while let Some(start) = theirs.find("<!--") {
+            let end = theirs[start..].find("-->").unwrap() + start + 3;
+            theirs.replace_range(start..end, "");
+        }
+        assert_eq!(String::from_utf8_lossy(&ours), theirs, "{name}");
+        compared += 1;
+    }
+    assert!(compared > 40, "only {compared} documents compared");
 }
