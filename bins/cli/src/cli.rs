@@ -1,0 +1,297 @@
+//! The command line grammar (clap derive). Only shapes and ranges live here; every rule about
+//! what a valid tenant, connection or app is belongs to the facade.
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Administer a Gatehouse deployment directly through its database.
+///
+/// Reads the same settings as the server: `--config FILE` (or `GATEHOUSE_CONFIG`) overlaid by
+/// `GATEHOUSE_*` environment variables (`GATEHOUSE_DATABASE_URL`, `GATEHOUSE_SECRET_KEY`,
+/// `GATEHOUSE_PUBLIC_URL`, ...). Pending migrations are applied before any command runs.
+#[derive(Debug, Parser)]
+#[command(name = "gatehouse", version, propagate_version = true)]
+pub struct Cli {
+    /// TOML settings file (the server's format); environment variables override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print the facade's JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply the embedded database migrations.
+    Migrate,
+    /// Tenants and their e-mail domains.
+    #[command(subcommand)]
+    Tenant(TenantCmd),
+    /// SAML connections to customers' IdPs.
+    #[command(subcommand)]
+    Saml(SamlCmd),
+    /// Apps (OIDC clients of Gatehouse).
+    #[command(subcommand)]
+    Client(ClientCmd),
+    /// Bearer tokens for the REST admin API.
+    #[command(subcommand)]
+    OperatorToken(OperatorTokenCmd),
+    /// Token-signing keys.
+    #[command(subcommand)]
+    Keys(KeysCmd),
+    /// A tenant's audit records, by default its login events.
+    Events {
+        /// Tenant slug or id (`_system` for apps, operator tokens and keys).
+        tenant: String,
+        /// Event type; a trailing `*` matches a prefix (`*` alone matches every event).
+        #[arg(long = "type", value_name = "TYPE", default_value = "login.*")]
+        event_type: String,
+        /// Only records after this sequence number (the last `seq` of the previous page).
+        #[arg(long, value_name = "SEQ", value_parser = clap::value_parser!(i64).range(0..))]
+        after: Option<i64>,
+        /// At most this many records.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64).range(1..=1000))]
+        limit: Option<i64>,
+    },
+    /// The tamper-evident audit chain.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+}
+
+/// `gatehouse tenant ...`
+#[derive(Debug, Subcommand)]
+pub enum TenantCmd {
+    /// Create a tenant.
+    Create {
+        /// URL-safe unique name (a-z, 0-9, '-').
+        slug: String,
+        /// Name shown to people.
+        #[arg(long, value_name = "DISPLAY")]
+        name: String,
+        /// The customer's own id for this tenant.
+        #[arg(long, value_name = "X")]
+        external_id: Option<String>,
+        /// E-mail domain routed to this tenant at login (repeatable).
+        #[arg(long = "domain", value_name = "DOMAIN", action = ArgAction::Append)]
+        domains: Vec<String>,
+    },
+    /// List every tenant.
+    List,
+    /// Show one tenant.
+    Show {
+        /// Slug or id.
+        tenant: String,
+    },
+    /// Route another e-mail domain to a tenant.
+    AddDomain {
+        /// Slug or id.
+        tenant: String,
+        /// The domain (`acme.com`).
+        domain: String,
+    },
+    /// Set how long sessions (and tokens) of a tenant live.
+    SetSessionLifetime {
+        /// Slug or id.
+        tenant: String,
+        /// Seconds (60..=86400).
+        secs: i64,
+    },
+}
+
+/// Where the IdP's settings come from. At most one source; the manual one needs all three parts.
+#[derive(Debug, Args)]
+pub struct IdpArgs {
+    /// IdP metadata XML file.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["metadata_url", "entity_id", "sso_url", "certificate_file"])]
+    pub metadata_file: Option<PathBuf>,
+    /// IdP metadata URL (https), fetched once now.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["entity_id", "sso_url", "certificate_file"])]
+    pub metadata_url: Option<String>,
+    /// IdP entity ID (manual entry).
+    #[arg(long, value_name = "ENTITY_ID", requires_all = ["sso_url", "certificate_file"])]
+    pub entity_id: Option<String>,
+    /// IdP SSO URL (manual entry).
+    #[arg(long, value_name = "URL", requires_all = ["entity_id", "certificate_file"])]
+    pub sso_url: Option<String>,
+    /// IdP signing certificate, PEM file (manual entry).
+    #[arg(long, value_name = "PEM", requires_all = ["entity_id", "sso_url"])]
+    pub certificate_file: Option<PathBuf>,
+}
+
+/// `gatehouse saml ...`
+#[derive(Debug, Subcommand)]
+pub enum SamlCmd {
+    /// Create a connection for a tenant (with fresh SP signing and encryption keys).
+    Create {
+        /// Tenant slug or id.
+        tenant: String,
+        /// Name shown to operators.
+        #[arg(long, value_name = "N")]
+        name: String,
+        /// Attribute-mapping preset: okta, entra-id, google-workspace, onelogin, jumpcloud, adfs,
+        /// ping, auth0, keycloak or generic.
+        #[arg(long, default_value = "generic")]
+        vendor: String,
+        /// IdP settings.
+        #[command(flatten)]
+        idp: IdpArgs,
+        /// Accept IdP-initiated logins (needs --default-client and --default-redirect-uri).
+        #[arg(long)]
+        allow_idp_initiated: bool,
+        /// App that IdP-initiated logins go to.
+        #[arg(long, value_name = "CLIENT_ID")]
+        default_client: Option<String>,
+        /// One of that app's registered redirect URIs.
+        #[arg(long, value_name = "URI")]
+        default_redirect_uri: Option<String>,
+        /// Do not sign AuthnRequests.
+        #[arg(long)]
+        no_sign_requests: bool,
+    },
+    /// List a tenant's connections.
+    List {
+        /// Tenant slug or id.
+        tenant: String,
+    },
+    /// Show a connection, with each IdP certificate's expiry.
+    Show {
+        /// Connection id.
+        id: String,
+    },
+    /// Change a connection; options not given stay as they are.
+    Update {
+        /// Connection id.
+        id: String,
+        /// New name.
+        #[arg(long, value_name = "N")]
+        name: Option<String>,
+        /// Enable sign-in through this connection.
+        #[arg(long, conflicts_with = "disable")]
+        enable: bool,
+        /// Disable sign-in through this connection.
+        #[arg(long)]
+        disable: bool,
+        /// Switch vendor (resets the attribute mapping to its preset).
+        #[arg(long)]
+        vendor: Option<String>,
+        /// Replace the IdP settings (e.g. after a certificate rollover).
+        #[command(flatten)]
+        idp: IdpArgs,
+        /// Accept IdP-initiated logins.
+        #[arg(long, value_name = "BOOL", action = ArgAction::Set)]
+        allow_idp_initiated: Option<bool>,
+        /// App for IdP-initiated logins (empty string clears).
+        #[arg(long, value_name = "CLIENT_ID")]
+        default_client: Option<String>,
+        /// Redirect URI for IdP-initiated logins (empty string clears).
+        #[arg(long, value_name = "URI")]
+        default_redirect_uri: Option<String>,
+        /// Sign AuthnRequests.
+        #[arg(long, value_name = "BOOL", action = ArgAction::Set)]
+        sign_requests: Option<bool>,
+        /// How AuthnRequests reach the IdP.
+        #[arg(long, value_name = "BINDING")]
+        sso_binding: Option<Binding>,
+    },
+    /// Disable a connection (same as `update --disable`).
+    Disable {
+        /// Connection id.
+        id: String,
+    },
+    /// Delete a connection (users it created stay).
+    Delete {
+        /// Connection id.
+        id: String,
+        /// Confirm the deletion.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// The SP metadata XML to give the IdP.
+    SpMetadata {
+        /// Connection id.
+        id: String,
+        /// Write to this file instead of standard output.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+/// The SAML binding AuthnRequests are sent with.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Binding {
+    /// HTTP-Redirect.
+    Redirect,
+    /// HTTP-POST (auto-submitted form).
+    Post,
+}
+
+/// `gatehouse client ...`
+#[derive(Debug, Subcommand)]
+pub enum ClientCmd {
+    /// Register an app; its secret is printed once.
+    Register {
+        /// Name of the app.
+        #[arg(long, value_name = "N")]
+        name: String,
+        /// Exact redirect URI (repeatable; https, or http on loopback).
+        #[arg(long = "redirect-uri", value_name = "URI", required = true, action = ArgAction::Append)]
+        redirect_uris: Vec<String>,
+        /// A public client (SPA, native app): no secret, PKCE required.
+        #[arg(long)]
+        public: bool,
+        /// OIDC back-channel logout URI.
+        #[arg(long, value_name = "URI")]
+        backchannel_logout_uri: Option<String>,
+    },
+    /// List every app.
+    List,
+    /// Issue a new client secret (printed once).
+    RotateSecret {
+        /// The app's client_id.
+        client_id: String,
+        /// Seconds the old secret keeps working (0..=2592000; 0 ends it at once).
+        #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(i64).range(0..=2_592_000))]
+        overlap_secs: i64,
+    },
+}
+
+/// `gatehouse operator-token ...`
+#[derive(Debug, Subcommand)]
+pub enum OperatorTokenCmd {
+    /// Create a token for the REST admin API (printed once).
+    Create {
+        /// Label (who or what uses it).
+        #[arg(long, value_name = "N")]
+        name: String,
+    },
+    /// List tokens (never their secrets).
+    List,
+    /// Revoke a token.
+    Revoke {
+        /// Token id (`opt_...`).
+        id: String,
+    },
+}
+
+/// `gatehouse keys ...`
+#[derive(Debug, Subcommand)]
+pub enum KeysCmd {
+    /// List token-signing keys, newest first.
+    List,
+    /// Start signing with a new key; the old one stays published until its tokens expire.
+    Rotate,
+}
+
+/// `gatehouse audit ...`
+#[derive(Debug, Subcommand)]
+pub enum AuditCmd {
+    /// Verify a tenant's hash chain; exits 1 naming the first broken record.
+    Verify {
+        /// Tenant slug or id (`_system` for apps, operator tokens and keys).
+        tenant: String,
+    },
+}

@@ -1,0 +1,447 @@
+//! Each command: convert the arguments, call the facade operation the REST admin API uses for
+//! the same thing, print the result. No validation beyond argument shapes happens here.
+
+use crate::cli::{
+    AuditCmd, Binding, Cli, ClientCmd, Command, IdpArgs, KeysCmd, OperatorTokenCmd, SamlCmd,
+    TenantCmd,
+};
+use crate::output::{self, print, print_json, warn};
+use crate::InputError;
+use anyhow::Context;
+use gatehouse::os::{now, OsEntropy};
+use gatehouse::settings::Settings;
+use gatehouse::{
+    AuditEventFilter, Call, Gatehouse, GatehouseConfig, IdpSource, NewClient, NewSamlConnection,
+    NewTenant, SamlConnectionUpdate, SsoBinding,
+};
+use serde_json::json;
+use std::io::Read;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Metadata and certificate files are small; refusing anything larger keeps a mistaken path
+/// (a disk image, `/dev/zero`) from being read into memory. Same bound as a metadata download.
+const MAX_INPUT_FILE: u64 = 1 << 20;
+
+/// Load settings exactly as the server does and compose the facade on a migrated store.
+/// Returns the facade and the migrations applied just now.
+fn open(config: Option<&Path>) -> anyhow::Result<(Gatehouse, Vec<String>)> {
+    let settings =
+        Settings::load(config, |k| std::env::var(k).ok()).context("invalid configuration")?;
+    // One command needs one connection at a time; the server's pool size would open (and keep
+    // waiting on) connections this short-lived process never uses.
+    let store = storage::Store::open_with_pool_size(&settings.database_url, 2)
+        .context("opening the database")?;
+    let applied = store.migrate().context("applying migrations")?;
+    let secrets = settings
+        .secret_box(&mut OsEntropy)
+        .context("loading the secret key")?;
+    let mut config = GatehouseConfig::new(settings.public_url.clone(), secrets);
+    config.demo_idp = settings.demo;
+    Ok((Gatehouse::new(store, config, Box::new(OsEntropy)), applied))
+}
+
+/// Read a small input file, naming it in the error.
+fn read_file(path: &Path, what: &str) -> anyhow::Result<String> {
+    let fail = |e: &dyn std::fmt::Display| {
+        anyhow::Error::new(InputError(format!(
+            "reading {what} {}: {e}",
+            path.display()
+        )))
+    };
+    let file = std::fs::File::open(path).map_err(|e| fail(&e))?;
+    let mut text = String::new();
+    file.take(MAX_INPUT_FILE + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| fail(&e))?;
+    if text.len() as u64 > MAX_INPUT_FILE {
+        return Err(fail(&"larger than 1 MiB"));
+    }
+    Ok(text)
+}
+
+/// The IdP source the arguments name, if any (clap already refused conflicting combinations).
+fn idp_source(args: &IdpArgs) -> anyhow::Result<Option<IdpSource>> {
+    if let Some(path) = &args.metadata_file {
+        return Ok(Some(IdpSource::MetadataXml(read_file(
+            path,
+            "metadata file",
+        )?)));
+    }
+    if let Some(url) = &args.metadata_url {
+        return Ok(Some(IdpSource::MetadataUrl(url.clone())));
+    }
+    match (&args.entity_id, &args.sso_url, &args.certificate_file) {
+        (Some(entity_id), Some(sso_url), Some(cert)) => Ok(Some(IdpSource::Manual {
+            entity_id: entity_id.clone(),
+            sso_url: sso_url.clone(),
+            certificate_pem: read_file(cert, "certificate file")?,
+        })),
+        _ => Ok(None),
+    }
+}
+
+/// Print `value` as JSON or as the human rendering.
+macro_rules! emit {
+    ($json:expr, $value:expr, $human:expr) => {{
+        let value = &$value;
+        if $json {
+            print_json(&serde_json::to_value(value)?)
+        } else {
+            print(&$human(value))
+        }
+    }};
+}
+
+/// Run one command; `Ok` carries the exit code (a broken audit chain is a result, not an error).
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let (gh, applied) = open(cli.config.as_deref())?;
+    let json = cli.json;
+    if !matches!(cli.command, Command::Migrate) && !applied.is_empty() {
+        warn(&format!("applied migrations {}", applied.join(", ")));
+    }
+    let call = Call::operator(now(), "cli");
+    match cli.command {
+        Command::Migrate => {
+            if json {
+                print_json(&json!({ "applied": applied }))?;
+            } else if applied.is_empty() {
+                print("up to date")?;
+            } else {
+                print(&format!("applied {}", applied.join(", ")))?;
+            }
+        }
+        Command::Tenant(cmd) => tenant(&gh, &call, json, cmd)?,
+        Command::Saml(cmd) => saml(&gh, &call, json, cmd)?,
+        Command::Client(cmd) => client(&gh, &call, json, cmd)?,
+        Command::OperatorToken(cmd) => operator_token(&gh, &call, json, cmd)?,
+        Command::Keys(KeysCmd::List) => emit!(json, gh.list_signing_keys()?, |k: &Vec<_>| {
+            output::signing_keys(k)
+        })?,
+        Command::Keys(KeysCmd::Rotate) => {
+            let kid = gh.rotate_signing_key(&call)?;
+            if json {
+                print_json(&json!({ "kid": kid }))?;
+            } else {
+                print(&format!("new signing key {kid} is active"))?;
+            }
+        }
+        Command::Events {
+            tenant,
+            event_type,
+            after,
+            limit,
+        } => {
+            let records = gh.audit_events(&AuditEventFilter {
+                tenant,
+                after_seq: after,
+                event_type: Some(event_type),
+                limit,
+            })?;
+            if json {
+                print_json(&serde_json::to_value(&records)?)?;
+            } else {
+                let rows = records
+                    .iter()
+                    .map(|r| {
+                        Ok((
+                            r.seq,
+                            r.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                            r.actor.to_string(),
+                            r.target.clone(),
+                            serde_json::to_value(&r.event)?,
+                        ))
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                print(&output::audit_records(&rows))?;
+            }
+        }
+        Command::Audit(AuditCmd::Verify { tenant }) => {
+            return match gh.verify_audit_chain(&tenant)? {
+                Ok(records) => {
+                    if json {
+                        print_json(&json!({ "intact": true, "records": records }))?;
+                    } else {
+                        print(&format!(
+                            "audit chain of {tenant} is intact ({records} records)"
+                        ))?;
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(b) => {
+                    if json {
+                        print_json(&json!({
+                            "intact": false,
+                            "first_broken_seq": b.seq,
+                            "reason": b.to_string(),
+                        }))?;
+                    } else {
+                        print(&format!(
+                            "audit chain of {tenant} is BROKEN: first broken record is seq {} ({:?})",
+                            b.seq, b.reason
+                        ))?;
+                    }
+                    eprintln!("error: {b}");
+                    Ok(ExitCode::FAILURE)
+                }
+            };
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn tenant(gh: &Gatehouse, call: &Call, json: bool, cmd: TenantCmd) -> anyhow::Result<()> {
+    match cmd {
+        TenantCmd::Create {
+            slug,
+            name,
+            external_id,
+            domains,
+        } => {
+            let t = gh.create_tenant(
+                call,
+                NewTenant {
+                    slug,
+                    display_name: name,
+                    external_id,
+                    domains,
+                },
+            )?;
+            emit!(json, t, output::tenant)
+        }
+        TenantCmd::List => emit!(json, gh.list_tenants()?, |l: &Vec<_>| output::tenants(l)),
+        TenantCmd::Show { tenant } => emit!(json, gh.show_tenant(&tenant)?, output::tenant),
+        TenantCmd::AddDomain { tenant, domain } => emit!(
+            json,
+            gh.add_tenant_domain(call, &tenant, &domain)?,
+            output::tenant
+        ),
+        TenantCmd::SetSessionLifetime { tenant, secs } => emit!(
+            json,
+            gh.set_session_lifetime(call, &tenant, secs)?,
+            output::tenant
+        ),
+    }
+}
+
+fn saml(gh: &Gatehouse, call: &Call, json: bool, cmd: SamlCmd) -> anyhow::Result<()> {
+    match cmd {
+        SamlCmd::Create {
+            tenant,
+            name,
+            vendor,
+            idp,
+            allow_idp_initiated,
+            default_client,
+            default_redirect_uri,
+            no_sign_requests,
+        } => {
+            let idp = idp_source(&idp)?.ok_or_else(|| {
+                InputError(
+                    "the IdP is required: --metadata-file, --metadata-url, or \
+                     --entity-id with --sso-url and --certificate-file"
+                        .into(),
+                )
+            })?;
+            let c = gh.create_saml_connection(
+                call,
+                &tenant,
+                NewSamlConnection {
+                    name,
+                    vendor,
+                    idp,
+                    allow_idp_initiated,
+                    default_client_id: default_client,
+                    default_redirect_uri,
+                    sign_requests: !no_sign_requests,
+                    attribute_mapping: None,
+                },
+            )?;
+            emit!(json, c, output::connection)
+        }
+        SamlCmd::List { tenant } => emit!(
+            json,
+            gh.list_saml_connections(call, &tenant)?,
+            |l: &Vec<_>| output::connections(l)
+        ),
+        SamlCmd::Show { id } => emit!(
+            json,
+            gh.show_saml_connection(call, &id)?,
+            output::connection
+        ),
+        SamlCmd::Update {
+            id,
+            name,
+            enable,
+            disable,
+            vendor,
+            idp,
+            allow_idp_initiated,
+            default_client,
+            default_redirect_uri,
+            sign_requests,
+            sso_binding,
+        } => {
+            let update = SamlConnectionUpdate {
+                name,
+                enabled: match (enable, disable) {
+                    (true, _) => Some(true),
+                    (_, true) => Some(false),
+                    _ => None,
+                },
+                allow_idp_initiated,
+                default_client_id: default_client,
+                default_redirect_uri,
+                sign_requests,
+                vendor,
+                attribute_mapping: None,
+                idp: idp_source(&idp)?,
+                sso_binding: sso_binding.map(|b| match b {
+                    Binding::Redirect => SsoBinding::Redirect,
+                    Binding::Post => SsoBinding::Post,
+                }),
+            };
+            let nothing = update.name.is_none()
+                && update.enabled.is_none()
+                && update.allow_idp_initiated.is_none()
+                && update.default_client_id.is_none()
+                && update.default_redirect_uri.is_none()
+                && update.sign_requests.is_none()
+                && update.vendor.is_none()
+                && update.idp.is_none()
+                && update.sso_binding.is_none();
+            if nothing {
+                return Err(
+                    InputError("nothing to update: give at least one option".into()).into(),
+                );
+            }
+            emit!(
+                json,
+                gh.update_saml_connection(call, &id, update)?,
+                output::connection
+            )
+        }
+        SamlCmd::Disable { id } => {
+            let update = SamlConnectionUpdate {
+                enabled: Some(false),
+                ..Default::default()
+            };
+            emit!(
+                json,
+                gh.update_saml_connection(call, &id, update)?,
+                output::connection
+            )
+        }
+        SamlCmd::Delete { id, yes } => {
+            if !yes {
+                return Err(InputError(format!(
+                    "deleting connection {id} cannot be undone; repeat with --yes"
+                ))
+                .into());
+            }
+            gh.delete_saml_connection(call, &id)?;
+            if json {
+                print_json(&json!({ "id": id, "deleted": true }))
+            } else {
+                print(&format!("deleted connection {id}"))
+            }
+        }
+        SamlCmd::SpMetadata { id, output } => {
+            let xml = gh.sp_metadata(&id)?;
+            match output {
+                Some(path) => {
+                    std::fs::write(&path, &xml)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    if json {
+                        print_json(&json!({ "id": id, "written_to": path.display().to_string() }))
+                    } else {
+                        print(&format!(
+                            "SP metadata of {id} written to {}",
+                            path.display()
+                        ))
+                    }
+                }
+                None if json => print_json(&json!({ "id": id, "xml": xml })),
+                None => print(&xml),
+            }
+        }
+    }
+}
+
+const SECRET_WARNING: &str =
+    "the secret above is shown only this once and cannot be retrieved later; store it now";
+
+fn client(gh: &Gatehouse, call: &Call, json: bool, cmd: ClientCmd) -> anyhow::Result<()> {
+    let credentials = match cmd {
+        ClientCmd::List => {
+            return emit!(json, gh.list_clients()?, |l: &Vec<_>| output::clients(l));
+        }
+        ClientCmd::Register {
+            name,
+            redirect_uris,
+            public,
+            backchannel_logout_uri,
+        } => gh.register_client(
+            call,
+            NewClient {
+                name,
+                redirect_uris,
+                public,
+                backchannel_logout_uri,
+                client_id: None,
+                client_secret: None,
+            },
+        )?,
+        ClientCmd::RotateSecret {
+            client_id,
+            overlap_secs,
+        } => gh.rotate_client_secret(call, &client_id, chrono::Duration::seconds(overlap_secs))?,
+    };
+    if json {
+        print_json(&serde_json::to_value(&credentials)?)?;
+    } else {
+        let mut text = output::client(&credentials.client);
+        if let Some(secret) = &credentials.client_secret {
+            text.push_str(&format!("\nclient_secret: {secret}"));
+        }
+        print(&text)?;
+    }
+    if credentials.client_secret.is_some() {
+        warn(SECRET_WARNING);
+    }
+    Ok(())
+}
+
+fn operator_token(
+    gh: &Gatehouse,
+    call: &Call,
+    json: bool,
+    cmd: OperatorTokenCmd,
+) -> anyhow::Result<()> {
+    match cmd {
+        OperatorTokenCmd::Create { name } => {
+            let created = gh.create_operator_token(call, &name)?;
+            if json {
+                print_json(&serde_json::to_value(&created)?)?;
+            } else {
+                print(&output::fields(&[
+                    ("id", created.id.clone()),
+                    ("token", created.token.clone()),
+                ]))?;
+            }
+            warn(SECRET_WARNING);
+            Ok(())
+        }
+        OperatorTokenCmd::List => emit!(json, gh.list_operator_tokens()?, |l: &Vec<_>| {
+            output::operator_tokens(l)
+        }),
+        OperatorTokenCmd::Revoke { id } => {
+            gh.revoke_operator_token(call, &id)?;
+            if json {
+                print_json(&json!({ "id": id, "revoked": true }))
+            } else {
+                print(&format!("revoked operator token {id}"))
+            }
+        }
+    }
+}
