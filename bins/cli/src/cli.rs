@@ -295,3 +295,61 @@ pub enum AuditCmd {
         tenant: String,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// clap's own consistency checks: every `conflicts_with` / `requires` names a real argument,
+    /// no two arguments share a flag.
+    #[test]
+    fn the_grammar_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn manual_idp_entry_needs_all_three_parts() {
+        let parse = |args: &[&str]| Cli::try_parse_from(args).map(|_| ());
+        assert!(parse(&[
+            "gatehouse",
+            "saml",
+            "create",
+            "acme",
+            "--name",
+            "X",
+            "--entity-id",
+            "e"
+        ])
+        .is_err());
+        assert!(parse(&[
+            "gatehouse",
+            "saml",
+            "create",
+            "acme",
+            "--name",
+            "X",
+            "--entity-id",
+            "e",
+            "--sso-url",
+            "https://idp/sso",
+            "--certificate-file",
+            "c.pem",
+        ])
+        .is_ok());
+        assert!(parse(&[
+            "gatehouse",
+            "saml",
+            "create",
+            "acme",
+            "--name",
+            "X",
+            "--metadata-file",
+            "m.xml",
+            "--metadata-url",
+            "https://idp/metadata",
+        ])
+        .is_err());
+        assert!(parse(&["gatehouse", "saml", "update", "c", "--enable", "--disable"]).is_err());
+    }
+}

@@ -306,6 +306,143 @@ pub fn audit_records(rows: &[(u64, String, String, Option<String>, serde_json::V
 #[cfg(test)]
 mod tests {
     use super::*;
+    use expect_test::{expect, Expect};
+    use serde_json::json;
+
+    fn check(actual: &str, expected: Expect) {
+        expected.assert_eq(actual);
+    }
+
+    fn acme() -> TenantView {
+        serde_json::from_value(json!({
+            "id": "ten_0001", "slug": "acme", "display_name": "Acme Corp", "external_id": null,
+            "domains": ["acme.test", "acme.example"], "session_lifetime_secs": 900,
+            "created_at": "2026-11-23T10:00:00+00:00"
+        }))
+        .unwrap()
+    }
+
+    fn connection_view() -> SamlConnectionView {
+        serde_json::from_value(json!({
+            "id": "conn_0001", "tenant_id": "ten_0001", "name": "Okta production",
+            "enabled": false, "vendor": "okta",
+            "idp_entity_id": "http://www.okta.com/exk1", "sso_url": "https://acme.okta.test/sso",
+            "sso_binding": "post", "slo_url": null,
+            "idp_certificates": [
+                { "subject": "CN=old", "not_after": "2026-12-01T00:00:00+00:00",
+                  "expires_in_days": 7, "sha256_fingerprint": "AA:BB" },
+                { "subject": "CN=new", "not_after": "2029-12-01T00:00:00+00:00",
+                  "expires_in_days": 1103, "sha256_fingerprint": "CC:DD" }
+            ],
+            "sp_entity_id": "https://sso.test/saml/conn_0001/metadata",
+            "acs_url": "https://sso.test/saml/conn_0001/acs",
+            "sp_metadata_url": "https://sso.test/saml/conn_0001/metadata",
+            "sign_requests": true, "allow_idp_initiated": false,
+            "default_client_id": null, "default_redirect_uri": null,
+            "attribute_mapping": { "subject": "name_id", "email": "email", "groups": ["groups"] },
+            "metadata_url": null
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn tenant_block() {
+        check(
+            &tenant(&acme()),
+            expect![[r#"
+            id:               ten_0001
+            slug:             acme
+            name:             Acme Corp
+            external id:      -
+            domains:          acme.test, acme.example
+            session lifetime: 900 s
+            created:          2026-11-23T10:00:00+00:00"#]],
+        );
+    }
+
+    #[test]
+    fn tenant_table() {
+        let mut other = acme();
+        other.slug = "globex-international".into();
+        other.id = "ten_0002".into();
+        other.domains.clear();
+        check(
+            &tenants(&[acme(), other]),
+            expect![[r#"
+            SLUG                  ID        NAME       DOMAINS
+            acme                  ten_0001  Acme Corp  acme.test, acme.example
+            globex-international  ten_0002  Acme Corp  -"#]],
+        );
+        check(&tenants(&[]), expect!["no tenants"]);
+    }
+
+    #[test]
+    fn connection_block_shows_every_certificate_expiry() {
+        check(
+            &connection(&connection_view()),
+            expect![[r#"
+            id:               conn_0001
+            tenant:           ten_0001
+            name:             Okta production
+            enabled:          no
+            vendor:           okta
+            idp entity id:    http://www.okta.com/exk1
+            idp sso url:      https://acme.okta.test/sso
+            sso binding:      post
+            idp slo url:      -
+            metadata url:     -
+            sp entity id:     https://sso.test/saml/conn_0001/metadata
+            acs url:          https://sso.test/saml/conn_0001/acs
+            sp metadata url:  https://sso.test/saml/conn_0001/metadata
+            sign requests:    yes
+            idp-initiated:    no
+            default client:   -
+            default redirect: -
+            certificate:      CN=old
+              expires:        2026-12-01T00:00:00+00:00 (7 days left — renew soon)
+              sha256:         AA:BB
+            certificate:      CN=new
+              expires:        2029-12-01T00:00:00+00:00 (1103 days left)
+              sha256:         CC:DD"#]],
+        );
+    }
+
+    #[test]
+    fn connection_table_shows_the_soonest_expiry() {
+        check(
+            &connections(&[connection_view()]),
+            expect![[r#"
+            ID         NAME             STATE     VENDOR  CERTIFICATE               IDP ENTITY ID
+            conn_0001  Okta production  disabled  okta    7 days left — renew soon  http://www.okta.com/exk1"#]],
+        );
+    }
+
+    #[test]
+    fn audit_table() {
+        let rows = vec![
+            (
+                7,
+                "2026-11-23T10:00:00Z".to_owned(),
+                "anonymous:browser".to_owned(),
+                Some("conn_0001".to_owned()),
+                json!({ "type": "login.failed", "reason_code": "signature_invalid", "connection_id": "conn_0001" }),
+            ),
+            (
+                8,
+                "2026-11-23T10:00:05Z".to_owned(),
+                "user:usr_1".to_owned(),
+                None,
+                json!({ "type": "login.succeeded", "amr": ["pwd", "mfa"] }),
+            ),
+        ];
+        check(
+            &audit_records(&rows),
+            expect![[r#"
+            SEQ  AT                    TYPE             ACTOR              TARGET     DETAILS
+            7    2026-11-23T10:00:00Z  login.failed     anonymous:browser  conn_0001  connection_id=conn_0001 reason_code=signature_invalid
+            8    2026-11-23T10:00:05Z  login.succeeded  user:usr_1         -          amr=["pwd","mfa"]"#]],
+        );
+    }
 
     #[test]
     fn table_pads_every_column_but_the_last() {
