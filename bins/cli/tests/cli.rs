@@ -540,6 +540,55 @@ fn unusable_idp_settings_exit_2() {
     });
 }
 
+/// Serve `body` over plain HTTP on loopback (which the facade allows for metadata URLs in tests)
+/// to every request until the process ends; returns the URL.
+fn serve_metadata(body: String) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/metadata", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/samlmetadata+xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    url
+}
+
+#[test]
+fn saml_connection_from_a_metadata_url() {
+    let xml = std::fs::read_to_string(fixture("saml/metadata/okta.xml")).unwrap();
+    let url = serve_metadata(xml);
+    each_engine(|s| {
+        let e = s.engine;
+        s.acme();
+        let created = s.json(&[
+            "saml",
+            "create",
+            "acme",
+            "--name",
+            "Okta",
+            "--metadata-url",
+            &url,
+        ]);
+        assert_eq!(created["metadata_url"], url.as_str(), "{e:?}");
+        assert_eq!(
+            created["idp_entity_id"], "http://www.okta.com/exk1fxyz2abcDEF3g4h7",
+            "{e:?}"
+        );
+        // Refreshing from the same URL replaces the IdP settings in place.
+        let id = created["id"].as_str().unwrap();
+        let refreshed = s.json(&["saml", "update", id, "--metadata-url", &url]);
+        assert_eq!(refreshed["id"], created["id"], "{e:?}");
+    });
+}
+
 #[test]
 fn operator_tokens_are_shown_once_and_never_listed() {
     each_engine(|s| {
