@@ -22,6 +22,10 @@ fn audit_actor(actor: &Actor) -> audit::Actor {
         Actor::Browser => (ActorKind::Anonymous, "browser".to_owned()),
         Actor::App(id) => (ActorKind::Client, id.clone()),
         Actor::System => (ActorKind::System, "gatehouse".to_owned()),
+        Actor::Scim {
+            directory_id,
+            token_id,
+        } => (ActorKind::ScimToken, format!("{directory_id}/{token_id}")),
     };
     audit::Actor { kind, id }
 }

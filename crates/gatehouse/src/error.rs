@@ -62,6 +62,16 @@ pub enum GatehouseError {
         /// Correlation id shown to the user.
         correlation_id: String,
     },
+    /// A SCIM protocol error, returned to the directory client as an RFC 7644 §3.12 error body.
+    #[error("SCIM {status}: {detail}")]
+    Scim {
+        /// HTTP status.
+        status: u16,
+        /// The RFC's `scimType`, when one applies.
+        scim_type: Option<&'static str>,
+        /// Text safe to show the IdP's provisioning log (names attributes, never values).
+        detail: String,
+    },
     /// A SAML document given by an operator (metadata) was unusable.
     #[error("SAML: {0}")]
     Saml(#[from] SamlError),

@@ -25,6 +25,7 @@ pub mod demo;
 mod error;
 mod login;
 pub mod os;
+mod scim;
 mod secrets;
 pub mod settings;
 mod tokens;
@@ -35,6 +36,7 @@ pub use audit_log::*;
 pub use connections::*;
 pub use error::{GatehouseError, Result};
 pub use login::*;
+pub use scim::*;
 pub use secrets::SecretBox;
 pub use tokens::*;
 
@@ -54,6 +56,13 @@ pub enum Actor {
     App(String),
     /// Gatehouse itself (sweeps, key rotation).
     System,
+    /// A SCIM client of a directory, authenticated by one of its tokens.
+    Scim {
+        /// The directory.
+        directory_id: String,
+        /// The token used (its id, never the secret).
+        token_id: String,
+    },
 }
 
 impl Actor {
@@ -64,6 +73,7 @@ impl Actor {
             Actor::Browser => "browser:-".to_owned(),
             Actor::App(id) => format!("app:{id}"),
             Actor::System => "system:-".to_owned(),
+            Actor::Scim { token_id, .. } => format!("scim_token:{token_id}"),
         }
     }
 }

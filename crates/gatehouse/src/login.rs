@@ -521,6 +521,19 @@ impl Gatehouse {
         let existing =
             queries::find_user_by_subject(conn, &tenant.id, &connection.id, &identity.subject)
                 .map_err(|e| LoginStep::Error(e.into()))?;
+        // Linking rule (docs/scim.md): an unknown subject becomes the tenant's matching
+        // SCIM-provisioned user instead of a second, JIT-created account.
+        let existing = match existing {
+            Some(user) => Some(user),
+            None => crate::scim::link_scim_user(
+                conn,
+                &tenant.id,
+                &connection.id,
+                &identity.subject,
+                identity.email.as_deref(),
+            )
+            .map_err(|e| LoginStep::Error(e.into()))?,
+        };
         let groups = json_list(&identity.groups);
         let user = match existing {
             Some(mut user) => {
@@ -549,6 +562,12 @@ impl Gatehouse {
                     active: true,
                     created_at: now,
                     updated_at: now,
+                    directory_id: None,
+                    user_name: None,
+                    user_name_lower: None,
+                    external_id: None,
+                    scim_resource: None,
+                    version: 1,
                 };
                 queries::insert_user(conn, &user).map_err(|e| LoginStep::Error(e.into()))?;
                 self.audit(

@@ -25,6 +25,7 @@ use std::time::Duration;
 pub mod models;
 pub mod queries;
 pub mod schema;
+pub mod scim;
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 

@@ -89,6 +89,17 @@ pub struct User {
     pub active: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The SCIM directory that provisions this user (`None`: JIT-only, or SCIM-deleted).
+    pub directory_id: Option<String>,
+    /// SCIM `userName` as sent, and lower-cased for the per-tenant unique index.
+    pub user_name: Option<String>,
+    pub user_name_lower: Option<String>,
+    /// SCIM `externalId` (the IdP's own id for the user).
+    pub external_id: Option<String>,
+    /// The canonical SCIM resource (JSON, without `id`, `meta` and `groups`).
+    pub scim_resource: Option<String>,
+    /// Bumped on every SCIM change; the ETag is `W/"<version>"`.
+    pub version: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -187,4 +198,42 @@ pub struct AuditRow {
     /// The full serialized audit record (JSON), hashed into the chain.
     pub record: String,
     pub hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = scim_directories)]
+pub struct ScimDirectory {
+    pub id: String,
+    pub tenant_id: String,
+    pub name: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = scim_tokens)]
+pub struct ScimToken {
+    pub id: String,
+    pub directory_id: String,
+    /// SHA-256 of the bearer token; the token itself is never stored.
+    pub token_hash: String,
+    pub created_at: i64,
+    /// End of the overlap window after a rotation.
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = groups, treat_none_as_null = true)]
+pub struct Group {
+    pub id: String,
+    pub tenant_id: String,
+    pub directory_id: String,
+    pub display_name: String,
+    pub display_name_lower: String,
+    pub external_id: Option<String>,
+    /// The canonical SCIM resource (JSON, without `id`, `meta` and `members`).
+    pub resource: String,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
 }

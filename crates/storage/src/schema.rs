@@ -76,6 +76,12 @@ diesel::table! {
         active -> Bool,
         created_at -> BigInt,
         updated_at -> BigInt,
+        directory_id -> Nullable<Text>,
+        user_name -> Nullable<Text>,
+        user_name_lower -> Nullable<Text>,
+        external_id -> Nullable<Text>,
+        scim_resource -> Nullable<Text>,
+        version -> BigInt,
     }
 }
 
@@ -181,5 +187,52 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    scim_directories (id) {
+        id -> Text,
+        tenant_id -> Text,
+        name -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    scim_tokens (id) {
+        id -> Text,
+        directory_id -> Text,
+        token_hash -> Text,
+        created_at -> BigInt,
+        expires_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    groups (id) {
+        id -> Text,
+        tenant_id -> Text,
+        directory_id -> Text,
+        display_name -> Text,
+        display_name_lower -> Text,
+        external_id -> Nullable<Text>,
+        resource -> Text,
+        version -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    group_members (group_id, user_id) {
+        group_id -> Text,
+        user_id -> Text,
+    }
+}
+
 diesel::joinable!(access_tokens -> sessions (session_id));
+diesel::joinable!(scim_tokens -> scim_directories (directory_id));
+diesel::joinable!(group_members -> groups (group_id));
+diesel::joinable!(group_members -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(access_tokens, sessions);
+diesel::allow_tables_to_appear_in_same_query!(scim_tokens, scim_directories);
+diesel::allow_tables_to_appear_in_same_query!(group_members, groups, users);

@@ -1,0 +1,1654 @@
+//! SCIM 2.0 provisioning (RFC 7643/7644) as facade operations: directories and their bearer
+//! tokens, Users and Groups CRUD with filters executed as SQL, ETags, lifecycle (deactivation
+//! ends every session at once, data is kept, reactivation restores the same user), seats, and
+//! the audit trail of every change.
+//!
+//! The protocol itself (validation, PATCH dialects, filter grammar, projection) is `scim-model`;
+//! this module decides what is stored where and what each change means for the rest of
+//! Gatehouse. Every mutating operation is one transaction that also appends its audit records.
+
+use crate::error::{GatehouseError, Result};
+use crate::util::token_hash;
+use crate::{Actor, Call, Gatehouse};
+use audit::{AuditEvent, ChangeSource, SessionEndReason};
+use scim_model::discovery::{self, ServiceProviderLimits};
+use scim_model::filter::CompValue;
+use scim_model::schema::{self, ResourceSchema};
+use scim_model::{
+    AttrPath, BulkLimits, ChangeSummary, CompareOp, Filter, Meta, PaginationLimits, PatchRequest,
+    Projection, ScimError, SearchRequest, SortOrder,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use storage::scim::{self as sq, Cond, GroupField, Lit, Op, Page, UserField};
+use storage::{models, queries, StorageError};
+
+/// The largest page served (advertised as `filter.maxResults`).
+pub const SCIM_MAX_RESULTS: u64 = 1000;
+/// The page size when a client sends no `count`.
+pub const SCIM_DEFAULT_COUNT: u64 = 100;
+/// The most operations one PATCH may carry.
+pub const SCIM_MAX_PATCH_OPERATIONS: usize = 1000;
+/// Bulk limits (advertised in `/ServiceProviderConfig`; the server bounds bodies to the payload
+/// size).
+pub const SCIM_BULK_LIMITS: BulkLimits = BulkLimits {
+    max_operations: 1000,
+    max_payload_size: 1024 * 1024,
+};
+/// Longest bearer token considered (anything longer is refused before hashing).
+const MAX_TOKEN_LEN: usize = 256;
+
+/// Pagination limits of every list request.
+pub const SCIM_PAGINATION: PaginationLimits = PaginationLimits {
+    default_count: SCIM_DEFAULT_COUNT,
+    max_count: SCIM_MAX_RESULTS,
+};
+
+/// Which resource endpoint a request addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ScimKind {
+    /// `/Users`.
+    User,
+    /// `/Groups`.
+    Group,
+}
+
+impl ScimKind {
+    fn schema(self) -> &'static ResourceSchema {
+        match self {
+            ScimKind::User => &schema::USER,
+            ScimKind::Group => &schema::GROUP,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        self.schema().name
+    }
+}
+
+/// A SCIM directory as the admin API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScimDirectoryView {
+    /// Directory id (part of the base URL).
+    pub id: String,
+    /// Owning tenant.
+    pub tenant_id: String,
+    /// Label (`Okta`, `Entra ID production`).
+    pub name: String,
+    /// The SCIM base URL to paste into the IdP.
+    pub base_url: String,
+    /// Creation time (RFC 3339).
+    pub created_at: String,
+}
+
+/// A new SCIM bearer token, shown exactly once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScimTokenIssued {
+    /// Token id (for revocation; appears in audit records).
+    pub token_id: String,
+    /// The bearer token. Only its SHA-256 is stored.
+    pub token: String,
+    /// The directory it authenticates.
+    pub directory_id: String,
+    /// The SCIM base URL.
+    pub base_url: String,
+}
+
+/// A SCIM token without its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScimTokenView {
+    /// Token id.
+    pub id: String,
+    /// Created (RFC 3339).
+    pub created_at: String,
+    /// End of its overlap window after a rotation (RFC 3339).
+    pub expires_at: Option<String>,
+    /// Whether it was revoked.
+    pub revoked: bool,
+}
+
+/// The authenticated SCIM client of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScimClient {
+    /// Directory the token belongs to.
+    pub directory_id: String,
+    /// Tenant of that directory; every read and write is confined to it.
+    pub tenant_id: String,
+    /// Token id (never the secret).
+    pub token_id: String,
+}
+
+impl ScimClient {
+    /// The actor of calls made by this client.
+    pub fn actor(&self) -> Actor {
+        Actor::Scim {
+            directory_id: self.directory_id.clone(),
+            token_id: self.token_id.clone(),
+        }
+    }
+}
+
+/// What a SCIM request produced, for the server to send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScimResponse {
+    /// HTTP status (200, 201, 204, 304).
+    pub status: u16,
+    /// Body (absent for 204 and 304).
+    pub body: Option<Value>,
+    /// `ETag` header.
+    pub etag: Option<String>,
+    /// `Location` header (on create).
+    pub location: Option<String>,
+}
+
+/// The tenant's seat count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeatCount {
+    /// Tenant id.
+    pub tenant_id: String,
+    /// Active users (deactivated and SCIM-deleted users do not count).
+    pub active_users: i64,
+}
+
+impl From<ScimError> for GatehouseError {
+    fn from(e: ScimError) -> Self {
+        GatehouseError::Scim {
+            status: e.status(),
+            scim_type: e.scim_type().map(|t| t.as_str()),
+            detail: e.to_string(),
+        }
+    }
+}
+
+fn scim_err(
+    status: u16,
+    scim_type: Option<&'static str>,
+    detail: impl Into<String>,
+) -> GatehouseError {
+    GatehouseError::Scim {
+        status,
+        scim_type,
+        detail: detail.into(),
+    }
+}
+
+fn not_found() -> GatehouseError {
+    ScimError::NotFound.into()
+}
+
+fn not_filterable(attribute: &str) -> GatehouseError {
+    scim_err(
+        400,
+        Some("invalidFilter"),
+        format!(
+            "attribute {attribute} is not filterable here; filterable: id, userName, externalId, \
+             active, emails.value (Users); id, displayName, externalId, members.value (Groups)"
+        ),
+    )
+}
+
+fn uniqueness(e: StorageError) -> GatehouseError {
+    match e {
+        StorageError::Conflict { .. } => ScimError::Uniqueness {
+            attribute: "userName".into(),
+        }
+        .into(),
+        other => other.into(),
+    }
+}
+
+/// `W/"<version>"`.
+pub fn scim_etag(version: i64) -> String {
+    format!("W/\"{version}\"")
+}
+
+/// Whether an `If-Match` / `If-None-Match` header value names this version (`*` always does).
+fn etag_matches(header: &str, version: i64) -> bool {
+    let want = version.to_string();
+    header
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.trim_start_matches("W/").trim_matches('"') == want)
+}
+
+fn check_if_match(if_match: Option<&str>, version: i64) -> Result<()> {
+    match if_match {
+        Some(h) if !etag_matches(h, version) => Err(ScimError::PreconditionFailed.into()),
+        _ => Ok(()),
+    }
+}
+
+fn time(secs: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(secs, 0).unwrap_or_default()
+}
+
+fn parse_object(text: Option<&str>) -> Map<String, Value> {
+    text.and_then(|t| serde_json::from_str::<Value>(t).ok())
+        .and_then(|v| match v {
+            Value::Object(m) => Some(m),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// Drop the server-owned parts before storing a resource.
+fn stored_form(resource: &Value, extra: &str) -> Value {
+    let mut obj = resource.as_object().cloned().unwrap_or_default();
+    obj.remove("id");
+    obj.remove("meta");
+    obj.remove(extra);
+    Value::Object(obj)
+}
+
+// ---------- filter translation ----------
+
+fn is_core(path: &AttrPath, schema: &ResourceSchema) -> bool {
+    path.urn
+        .as_deref()
+        .is_none_or(|u| u.eq_ignore_ascii_case(schema.core.id))
+}
+
+fn op_of(op: CompareOp) -> Op {
+    match op {
+        CompareOp::Eq => Op::Eq,
+        CompareOp::Ne => Op::Ne,
+        CompareOp::Co => Op::Co,
+        CompareOp::Sw => Op::Sw,
+        CompareOp::Ew => Op::Ew,
+        CompareOp::Gt => Op::Gt,
+        CompareOp::Ge => Op::Ge,
+        CompareOp::Lt => Op::Lt,
+        CompareOp::Le => Op::Le,
+    }
+}
+
+/// How a field compares: as lower-cased text, exact text, or a boolean.
+#[derive(Clone, Copy)]
+enum FieldKind {
+    CaseInsensitive,
+    Exact,
+    Boolean,
+    /// Membership: `eq` with a user id only.
+    Membership,
+}
+
+fn comparison<F: Copy>(
+    field: F,
+    kind: FieldKind,
+    name: &str,
+    op: CompareOp,
+    value: &CompValue,
+) -> Result<Cond<F>> {
+    let present = Cond::Test {
+        field,
+        op: Op::Present,
+        value: Lit::None,
+    };
+    let bad_value = || {
+        scim_err(
+            400,
+            Some("invalidFilter"),
+            format!("the value compared with {name} has the wrong type"),
+        )
+    };
+    let value = match (op, value) {
+        (CompareOp::Eq, CompValue::Null) => return Ok(Cond::Not(Box::new(present))),
+        (CompareOp::Ne, CompValue::Null) => return Ok(present),
+        (_, CompValue::Null) => return Err(bad_value()),
+        (_, v) => v,
+    };
+    let lit = match (kind, value) {
+        (FieldKind::CaseInsensitive, CompValue::Str(s)) => Lit::Text(s.to_lowercase()),
+        (FieldKind::Exact | FieldKind::Membership, CompValue::Str(s)) => Lit::Text(s.clone()),
+        (FieldKind::Boolean, CompValue::Bool(b)) => Lit::Bool(*b),
+        // Entra sends booleans as strings.
+        (FieldKind::Boolean, CompValue::Str(s)) if s.eq_ignore_ascii_case("true") => {
+            Lit::Bool(true)
+        }
+        (FieldKind::Boolean, CompValue::Str(s)) if s.eq_ignore_ascii_case("false") => {
+            Lit::Bool(false)
+        }
+        _ => return Err(bad_value()),
+    };
+    let allowed = match kind {
+        FieldKind::Boolean | FieldKind::Membership => matches!(op, CompareOp::Eq | CompareOp::Ne),
+        _ => true,
+    } && !(matches!(kind, FieldKind::Membership) && op == CompareOp::Ne);
+    if !allowed {
+        return Err(scim_err(
+            400,
+            Some("invalidFilter"),
+            format!("operator {} is not supported for {name}", op.as_str()),
+        ));
+    }
+    Ok(Cond::Test {
+        field,
+        op: op_of(op),
+        value: lit,
+    })
+}
+
+/// A user field by attribute path (`parent` is set inside a value filter such as `emails[...]`).
+fn user_field(
+    path: &AttrPath,
+    parent: Option<&AttrPath>,
+) -> Option<(UserField, FieldKind, String)> {
+    let (name, sub) = match parent {
+        Some(p) => (p.name.as_str(), Some(path.name.as_str())),
+        None => (path.name.as_str(), path.sub_attribute.as_deref()),
+    };
+    let lname = name.to_ascii_lowercase();
+    let lsub = sub.map(str::to_ascii_lowercase);
+    let r = match (lname.as_str(), lsub.as_deref()) {
+        ("id", None) => (UserField::Id, FieldKind::Exact, "id"),
+        ("username", None) => (UserField::UserName, FieldKind::CaseInsensitive, "userName"),
+        ("externalid", None) => (UserField::ExternalId, FieldKind::Exact, "externalId"),
+        ("active", None) => (UserField::Active, FieldKind::Boolean, "active"),
+        ("emails", None | Some("value")) => {
+            (UserField::Email, FieldKind::CaseInsensitive, "emails.value")
+        }
+        _ => return None,
+    };
+    Some((r.0, r.1, r.2.to_owned()))
+}
+
+fn group_field(
+    path: &AttrPath,
+    parent: Option<&AttrPath>,
+) -> Option<(GroupField, FieldKind, String)> {
+    let (name, sub) = match parent {
+        Some(p) => (p.name.as_str(), Some(path.name.as_str())),
+        None => (path.name.as_str(), path.sub_attribute.as_deref()),
+    };
+    let lname = name.to_ascii_lowercase();
+    let lsub = sub.map(str::to_ascii_lowercase);
+    let r = match (lname.as_str(), lsub.as_deref()) {
+        ("id", None) => (GroupField::Id, FieldKind::Exact, "id"),
+        ("displayname", None) => (
+            GroupField::DisplayName,
+            FieldKind::CaseInsensitive,
+            "displayName",
+        ),
+        ("externalid", None) => (GroupField::ExternalId, FieldKind::Exact, "externalId"),
+        ("members", None | Some("value")) => {
+            (GroupField::Member, FieldKind::Membership, "members.value")
+        }
+        _ => return None,
+    };
+    Some((r.0, r.1, r.2.to_owned()))
+}
+
+type FieldOf<F> = fn(&AttrPath, Option<&AttrPath>) -> Option<(F, FieldKind, String)>;
+
+fn translate<F: Copy>(
+    f: &Filter,
+    schema: &ResourceSchema,
+    field_of: FieldOf<F>,
+    parent: Option<&AttrPath>,
+) -> Result<Cond<F>> {
+    let describe = |p: &AttrPath| match parent {
+        Some(parent) => format!("{}.{}", parent.name, p.name),
+        None => p.to_string(),
+    };
+    let resolve = |p: &AttrPath| -> Result<(F, FieldKind, String)> {
+        let core = parent.map_or_else(|| is_core(p, schema), |pp| is_core(pp, schema));
+        let found = if core { field_of(p, parent) } else { None };
+        found.ok_or_else(|| not_filterable(&describe(p)))
+    };
+    Ok(match f {
+        Filter::And(a, b) => Cond::And(
+            Box::new(translate(a, schema, field_of, parent)?),
+            Box::new(translate(b, schema, field_of, parent)?),
+        ),
+        Filter::Or(a, b) => Cond::Or(
+            Box::new(translate(a, schema, field_of, parent)?),
+            Box::new(translate(b, schema, field_of, parent)?),
+        ),
+        Filter::Not(a) => Cond::Not(Box::new(translate(a, schema, field_of, parent)?)),
+        Filter::Present(p) => {
+            let (field, kind, name) = resolve(p)?;
+            if matches!(kind, FieldKind::Membership) {
+                return Err(scim_err(
+                    400,
+                    Some("invalidFilter"),
+                    format!("operator pr is not supported for {name}"),
+                ));
+            }
+            Cond::Test {
+                field,
+                op: Op::Present,
+                value: Lit::None,
+            }
+        }
+        Filter::Compare { path, op, value } => {
+            let (field, kind, name) = resolve(path)?;
+            comparison(field, kind, &name, *op, value)?
+        }
+        Filter::ValuePath { path, filter } => {
+            if parent.is_some() {
+                return Err(not_filterable(&path.to_string()));
+            }
+            translate(filter, schema, field_of, Some(path))?
+        }
+    })
+}
+
+fn user_sort(p: &AttrPath) -> Option<UserField> {
+    let name = p.name.to_ascii_lowercase();
+    let sub = p.sub_attribute.as_deref().map(str::to_ascii_lowercase);
+    Some(match (name.as_str(), sub.as_deref()) {
+        ("id", None) => UserField::Id,
+        ("username", None) => UserField::UserName,
+        ("externalid", None) => UserField::ExternalId,
+        ("active", None) => UserField::Active,
+        ("emails", None | Some("value")) => UserField::Email,
+        ("meta", Some("created")) => UserField::Created,
+        ("meta", Some("lastmodified")) => UserField::Modified,
+        _ => return None,
+    })
+}
+
+fn group_sort(p: &AttrPath) -> Option<GroupField> {
+    let name = p.name.to_ascii_lowercase();
+    let sub = p.sub_attribute.as_deref().map(str::to_ascii_lowercase);
+    Some(match (name.as_str(), sub.as_deref()) {
+        ("id", None) => GroupField::Id,
+        ("displayname", None) => GroupField::DisplayName,
+        ("externalid", None) => GroupField::ExternalId,
+        ("meta", Some("created")) => GroupField::Created,
+        ("meta", Some("lastmodified")) => GroupField::Modified,
+        _ => return None,
+    })
+}
+
+fn page<F>(req: &SearchRequest, sort_by: Option<F>) -> Page<F> {
+    Page {
+        sort_by,
+        descending: req.sort_order == SortOrder::Descending,
+        offset: i64::try_from(req.pagination.offset()).unwrap_or(i64::MAX),
+        limit: i64::try_from(req.pagination.count).unwrap_or(0),
+    }
+}
+
+fn unsortable(p: &AttrPath) -> GatehouseError {
+    scim_err(
+        400,
+        Some("invalidValue"),
+        format!("sortBy {p} is not supported; sortable: id, userName, externalId, active, emails.value, displayName, meta.created, meta.lastModified"),
+    )
+}
+
+/// Whether a projection needs the group's member list (loading it is the expensive part of a
+/// group read, and IdPs ask for `excludedAttributes=members` precisely to avoid it).
+fn wants_members(p: &Projection) -> bool {
+    let is_members = |a: &AttrPath| a.name.eq_ignore_ascii_case("members");
+    if p.excluded
+        .iter()
+        .any(|a| is_members(a) && a.sub_attribute.is_none())
+    {
+        return false;
+    }
+    p.attributes.is_empty() || p.attributes.iter().any(is_members)
+}
+
+// ---------- the facade ----------
+
+/// What a user row looks like after a SCIM change, before it is written.
+struct UserChange<'a> {
+    old_row: models::User,
+    old_resource: Value,
+    new_resource: Value,
+    method: &'a str,
+}
+
+impl Gatehouse {
+    /// The SCIM base URL of a directory.
+    pub fn scim_base_url(&self, directory_id: &str) -> String {
+        self.url(&format!("/scim/v2/{directory_id}"))
+    }
+
+    fn directory_view(&self, d: models::ScimDirectory) -> ScimDirectoryView {
+        ScimDirectoryView {
+            base_url: self.scim_base_url(&d.id),
+            id: d.id,
+            tenant_id: d.tenant_id,
+            name: d.name,
+            created_at: crate::admin::rfc3339(d.created_at),
+        }
+    }
+
+    /// Create a SCIM directory for a tenant (id or slug).
+    pub fn create_scim_directory(
+        &self,
+        call: &Call,
+        tenant: &str,
+        name: &str,
+    ) -> Result<ScimDirectoryView> {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 200 {
+            return Err(GatehouseError::invalid("name", "1-200 characters"));
+        }
+        let id = format!("dir_{}", self.random_hex(12));
+        let row = self.store.transaction(|conn| {
+            let t = queries::find_tenant(conn, tenant)?
+                .ok_or(GatehouseError::NotFound { what: "tenant" })?;
+            let row = models::ScimDirectory {
+                id: id.clone(),
+                tenant_id: t.id.clone(),
+                name: name.to_owned(),
+                created_at: call.now.timestamp(),
+            };
+            sq::insert_directory(conn, &row)?;
+            self.audit_config(
+                conn,
+                call,
+                &t.id,
+                "scim_directory",
+                &row.id,
+                "created",
+                name,
+            )?;
+            Ok::<_, GatehouseError>(row)
+        })?;
+        Ok(self.directory_view(row))
+    }
+
+    /// The SCIM directories of a tenant.
+    pub fn list_scim_directories(&self, tenant: &str) -> Result<Vec<ScimDirectoryView>> {
+        let rows = self.store.transaction(|conn| {
+            let t = queries::find_tenant(conn, tenant)?
+                .ok_or(GatehouseError::NotFound { what: "tenant" })?;
+            Ok::<_, GatehouseError>(sq::list_directories(conn, &t.id)?)
+        })?;
+        Ok(rows.into_iter().map(|d| self.directory_view(d)).collect())
+    }
+
+    fn new_scim_token(
+        &self,
+        conn: &mut storage::Conn,
+        call: &Call,
+        directory: &models::ScimDirectory,
+        action: &str,
+    ) -> Result<ScimTokenIssued> {
+        let token = format!("ghs_{}", self.random_hex(32));
+        let row = models::ScimToken {
+            id: format!("sct_{}", self.random_hex(8)),
+            directory_id: directory.id.clone(),
+            token_hash: token_hash(&token),
+            created_at: call.now.timestamp(),
+            expires_at: None,
+            revoked_at: None,
+        };
+        sq::insert_token(conn, &row)?;
+        self.audit_config(
+            conn,
+            call,
+            &directory.tenant_id,
+            "scim_token",
+            &row.id,
+            action,
+            &format!("directory={}", directory.id),
+        )?;
+        Ok(ScimTokenIssued {
+            token_id: row.id,
+            token,
+            directory_id: directory.id.clone(),
+            base_url: self.scim_base_url(&directory.id),
+        })
+    }
+
+    fn directory(&self, conn: &mut storage::Conn, id: &str) -> Result<models::ScimDirectory> {
+        sq::find_directory(conn, id)?.ok_or(GatehouseError::NotFound {
+            what: "SCIM directory",
+        })
+    }
+
+    /// Issue an additional bearer token for a directory (shown once; existing tokens keep
+    /// working).
+    pub fn issue_scim_token(&self, call: &Call, directory_id: &str) -> Result<ScimTokenIssued> {
+        self.store.transaction(|conn| {
+            let d = self.directory(conn, directory_id)?;
+            self.new_scim_token(conn, call, &d, "created")
+        })
+    }
+
+    /// Issue a new token and end every other live token of the directory after `overlap`
+    /// (zero ends them now), so the IdP can be switched to the new token without downtime.
+    pub fn rotate_scim_token(
+        &self,
+        call: &Call,
+        directory_id: &str,
+        overlap: chrono::Duration,
+    ) -> Result<ScimTokenIssued> {
+        if overlap < chrono::Duration::zero() || overlap > chrono::Duration::days(30) {
+            return Err(GatehouseError::invalid("overlap", "between 0 and 30 days"));
+        }
+        self.store.transaction(|conn| {
+            let d = self.directory(conn, directory_id)?;
+            sq::expire_tokens(conn, &d.id, (call.now + overlap).timestamp())?;
+            self.new_scim_token(conn, call, &d, "rotated")
+        })
+    }
+
+    /// Revoke one token of a directory at once.
+    pub fn revoke_scim_token(&self, call: &Call, directory_id: &str, token_id: &str) -> Result<()> {
+        self.store.transaction(|conn| {
+            let d = self.directory(conn, directory_id)?;
+            if !sq::revoke_token(conn, &d.id, token_id, call.now.timestamp())? {
+                return Err(GatehouseError::NotFound { what: "SCIM token" });
+            }
+            self.audit_config(
+                conn,
+                call,
+                &d.tenant_id,
+                "scim_token",
+                token_id,
+                "revoked",
+                "",
+            )
+        })
+    }
+
+    /// The tokens of a directory (never their secrets).
+    pub fn list_scim_tokens(&self, directory_id: &str) -> Result<Vec<ScimTokenView>> {
+        let rows = self.store.transaction(|conn| {
+            let d = self.directory(conn, directory_id)?;
+            Ok::<_, GatehouseError>(sq::list_tokens(conn, &d.id)?)
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|r| ScimTokenView {
+                id: r.id,
+                created_at: crate::admin::rfc3339(r.created_at),
+                expires_at: r.expires_at.map(crate::admin::rfc3339),
+                revoked: r.revoked_at.is_some(),
+            })
+            .collect())
+    }
+
+    /// Authenticate a SCIM request: the bearer token must be live and belong to the directory
+    /// named in the URL. Any failure is the same `Unauthorized` (no hint which part was wrong).
+    /// The token is looked up by its SHA-256 through a unique index, so its bytes are never
+    /// compared in a data-dependent loop.
+    pub fn authenticate_scim(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        directory_id: &str,
+        bearer: &str,
+    ) -> Result<ScimClient> {
+        if bearer.is_empty() || bearer.len() > MAX_TOKEN_LEN {
+            return Err(GatehouseError::Unauthorized);
+        }
+        let found = self
+            .store
+            .transaction(|conn| sq::find_live_token(conn, &token_hash(bearer), now.timestamp()))?;
+        match found {
+            Some((token, dir)) if dir.id == directory_id => Ok(ScimClient {
+                directory_id: dir.id,
+                tenant_id: dir.tenant_id,
+                token_id: token.id,
+            }),
+            _ => Err(GatehouseError::Unauthorized),
+        }
+    }
+
+    /// Active users of a tenant (id or slug).
+    pub fn seat_count(&self, tenant: &str) -> Result<SeatCount> {
+        self.store.transaction(|conn| {
+            let t = queries::find_tenant(conn, tenant)?
+                .ok_or(GatehouseError::NotFound { what: "tenant" })?;
+            Ok(SeatCount {
+                active_users: sq::count_active_users(conn, &t.id)?,
+                tenant_id: t.id,
+            })
+        })
+    }
+
+    /// `/ServiceProviderConfig` of a directory. Filtering is advertised, and the documentation
+    /// URI points at the page listing which attributes are filterable.
+    pub fn scim_service_provider_config(&self, client: &ScimClient) -> Value {
+        discovery::service_provider_config(
+            &self.scim_base_url(&client.directory_id),
+            &ServiceProviderLimits {
+                bulk: SCIM_BULK_LIMITS,
+                filter_max_results: SCIM_MAX_RESULTS,
+                documentation_uri: Some(
+                    "https://github.com/gatehouse/gatehouse/blob/main/docs/scim.md".into(),
+                ),
+            },
+        )
+    }
+
+    /// `/ResourceTypes` (or one of them by name).
+    pub fn scim_resource_types(&self, client: &ScimClient, name: Option<&str>) -> Result<Value> {
+        let base = self.scim_base_url(&client.directory_id);
+        match name {
+            None => Ok(discovery::resource_types(&base)),
+            Some(n) => discovery::resource_type_by_name(&base, n).ok_or_else(not_found),
+        }
+    }
+
+    /// `/Schemas` (or one of them by URN).
+    pub fn scim_schemas(&self, client: &ScimClient, id: Option<&str>) -> Result<Value> {
+        let base = self.scim_base_url(&client.directory_id);
+        match id {
+            None => Ok(discovery::schemas(&base)),
+            Some(i) => discovery::schema_by_id(&base, i).ok_or_else(not_found),
+        }
+    }
+
+    // ----- rendering -----
+
+    fn render_user(
+        &self,
+        conn: &mut storage::Conn,
+        client: &ScimClient,
+        row: &models::User,
+    ) -> Result<Value> {
+        let mut obj = parse_object(row.scim_resource.as_deref());
+        // The column is the truth: a SAML-side or admin deactivation shows here too.
+        obj.insert("active".into(), Value::Bool(row.active));
+        let base = self.scim_base_url(&client.directory_id);
+        let groups: Vec<Value> = sq::groups_of_user(conn, &row.id)?
+            .into_iter()
+            .map(|(id, name)| {
+                json!({"value": id, "display": name, "$ref": format!("{base}/Groups/{id}"), "type": "direct"})
+            })
+            .collect();
+        if !groups.is_empty() {
+            obj.insert("groups".into(), Value::Array(groups));
+        }
+        let mut v = Value::Object(obj);
+        let meta = Meta::new(
+            &schema::USER,
+            &base,
+            &row.id,
+            time(row.created_at),
+            time(row.updated_at),
+            Some(scim_etag(row.version)),
+        );
+        scim_model::set_server_attributes(&mut v, &row.id, &meta);
+        Ok(v)
+    }
+
+    fn render_group(
+        &self,
+        conn: &mut storage::Conn,
+        client: &ScimClient,
+        row: &models::Group,
+        with_members: bool,
+    ) -> Result<Value> {
+        let mut obj = parse_object(Some(&row.resource));
+        obj.insert(
+            "displayName".into(),
+            Value::String(row.display_name.clone()),
+        );
+        let base = self.scim_base_url(&client.directory_id);
+        if with_members {
+            let members: Vec<Value> = sq::list_group_members(conn, &row.id)?
+                .into_iter()
+                .map(|(id, name)| {
+                    let mut m =
+                        json!({"value": id, "$ref": format!("{base}/Users/{id}"), "type": "User"});
+                    if let (Some(n), Some(o)) = (name, m.as_object_mut()) {
+                        o.insert("display".into(), Value::String(n));
+                    }
+                    m
+                })
+                .collect();
+            if !members.is_empty() {
+                obj.insert("members".into(), Value::Array(members));
+            }
+        }
+        let mut v = Value::Object(obj);
+        let meta = Meta::new(
+            &schema::GROUP,
+            &base,
+            &row.id,
+            time(row.created_at),
+            time(row.updated_at),
+            Some(scim_etag(row.version)),
+        );
+        scim_model::set_server_attributes(&mut v, &row.id, &meta);
+        Ok(v)
+    }
+
+    fn respond(&self, status: u16, body: Value, version: i64, location: bool) -> ScimResponse {
+        let loc = if location {
+            body.pointer("/meta/location")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        } else {
+            None
+        };
+        ScimResponse {
+            status,
+            body: Some(body),
+            etag: Some(scim_etag(version)),
+            location: loc,
+        }
+    }
+
+    // ----- audit -----
+
+    #[allow(clippy::too_many_arguments)]
+    fn audit_scim(
+        &self,
+        conn: &mut storage::Conn,
+        call: &Call,
+        client: &ScimClient,
+        method: &str,
+        kind: ScimKind,
+        resource_id: Option<&str>,
+        status: u16,
+        summary: String,
+    ) -> Result<()> {
+        self.audit(
+            conn,
+            call,
+            &client.tenant_id,
+            resource_id,
+            AuditEvent::ScimOperation {
+                directory_id: client.directory_id.clone(),
+                token_id: client.token_id.clone(),
+                method: method.to_owned(),
+                resource_type: kind.name().to_owned(),
+                resource_id: resource_id.map(str::to_owned),
+                status,
+                summary,
+            },
+        )
+    }
+
+    /// Run one mutating SCIM operation in a transaction; a refusal is still recorded (in its
+    /// own transaction, since the operation's rolled back).
+    fn scim_write(
+        &self,
+        call: &Call,
+        client: &ScimClient,
+        method: &str,
+        kind: ScimKind,
+        resource_id: Option<&str>,
+        f: impl FnOnce(&mut storage::Conn) -> Result<ScimResponse>,
+    ) -> Result<ScimResponse> {
+        let result = self.store.transaction(f);
+        if let Err(e) = &result {
+            let status = match e {
+                GatehouseError::Scim { status, .. } => *status,
+                GatehouseError::Unauthorized => 401,
+                GatehouseError::NotFound { .. } => 404,
+                GatehouseError::InvalidInput { .. } => 400,
+                _ => 500,
+            };
+            let summary = match e {
+                GatehouseError::Scim { detail, .. } => format!("refused: {detail}"),
+                _ => "failed".to_owned(),
+            };
+            // Best effort: an audit failure must not hide the original error from the client.
+            let _ = self.store.transaction(|conn| {
+                self.audit_scim(
+                    conn,
+                    call,
+                    client,
+                    method,
+                    kind,
+                    resource_id,
+                    status,
+                    summary,
+                )
+            });
+        }
+        result
+    }
+
+    /// Record that `users` joined or left a group (the role-mapping issue turns these into
+    /// role changes without a new login).
+    fn audit_memberships(
+        &self,
+        conn: &mut storage::Conn,
+        call: &Call,
+        client: &ScimClient,
+        users: impl IntoIterator<Item = String>,
+    ) -> Result<()> {
+        for user_id in users {
+            self.audit(
+                conn,
+                call,
+                &client.tenant_id,
+                Some(&user_id),
+                AuditEvent::UserUpdated {
+                    user_id: user_id.clone(),
+                    source: ChangeSource::Scim,
+                    changed_fields: vec!["groups".into()],
+                },
+            )?;
+        }
+        Ok(())
+    }
+
+    // ----- users -----
+
+    /// Apply a new canonical resource to a user row: columns, lifecycle, audit.
+    fn write_user(
+        &self,
+        conn: &mut storage::Conn,
+        call: &Call,
+        client: &ScimClient,
+        change: UserChange<'_>,
+    ) -> Result<ScimResponse> {
+        let UserChange {
+            old_row,
+            old_resource,
+            new_resource,
+            method,
+        } = change;
+        let stored = stored_form(&new_resource, "groups");
+        let view = scim_model::resource::User::from_resource(&stored)?;
+        let mut row = old_row.clone();
+        let lower = view.user_name.to_lowercase();
+        if Some(&lower) != old_row.user_name_lower.as_ref() {
+            if let Some(other) = sq::find_user_by_user_name(conn, &client.tenant_id, &lower)? {
+                if other.id != row.id {
+                    return Err(ScimError::Uniqueness {
+                        attribute: "userName".into(),
+                    }
+                    .into());
+                }
+            }
+        }
+        let active = view.active.unwrap_or(true);
+        let mut stored = stored;
+        if let Some(o) = stored.as_object_mut() {
+            o.insert("active".into(), Value::Bool(active));
+        }
+        row.user_name = Some(view.user_name.clone());
+        row.user_name_lower = Some(lower);
+        row.external_id = view.external_id.clone();
+        row.email = view.primary_email().map(str::to_owned);
+        row.first_name = view.name.as_ref().and_then(|n| n.given_name.clone());
+        row.last_name = view.name.as_ref().and_then(|n| n.family_name.clone());
+        row.active = active;
+        row.scim_resource = Some(serde_json::to_string(&stored).map_err(GatehouseError::internal)?);
+        let changes = ChangeSummary::between(
+            &schema::USER,
+            &stored_form(&old_resource, "groups"),
+            &stored,
+        );
+        let changed = row != old_row;
+        if changed {
+            row.version = old_row.version + 1;
+            row.updated_at = call.now.timestamp();
+            queries::update_user(conn, &row).map_err(uniqueness)?;
+        }
+        let fields: Vec<String> = changes
+            .changed_attributes
+            .iter()
+            .filter(|a| a.as_str() != "active")
+            .cloned()
+            .collect();
+        if !fields.is_empty() {
+            self.audit(
+                conn,
+                call,
+                &client.tenant_id,
+                Some(&row.id),
+                AuditEvent::UserUpdated {
+                    user_id: row.id.clone(),
+                    source: ChangeSource::Scim,
+                    changed_fields: fields,
+                },
+            )?;
+        }
+        match (old_row.active, row.active) {
+            (true, false) => self.deactivate(conn, call, client, &row.id)?,
+            (false, true) => self.audit(
+                conn,
+                call,
+                &client.tenant_id,
+                Some(&row.id),
+                AuditEvent::UserReactivated {
+                    user_id: row.id.clone(),
+                    source: ChangeSource::Scim,
+                },
+            )?,
+            _ => {}
+        }
+        self.audit_scim(
+            conn,
+            call,
+            client,
+            method,
+            ScimKind::User,
+            Some(&row.id),
+            200,
+            if changes.changed_attributes.is_empty() {
+                "no change".into()
+            } else {
+                format!("changed: {}", changes.changed_attributes.join(","))
+            },
+        )?;
+        let body = self.render_user(conn, client, &row)?;
+        Ok(self.respond(200, body, row.version, false))
+    }
+
+    /// The one deactivation mechanism: every session of the user ends now (tokens die with
+    /// their session), and the change is audited.
+    fn deactivate(
+        &self,
+        conn: &mut storage::Conn,
+        call: &Call,
+        client: &ScimClient,
+        user_id: &str,
+    ) -> Result<()> {
+        let ended =
+            queries::revoke_user_sessions(conn, user_id, call.now.timestamp(), "user_deactivated")?;
+        self.audit(
+            conn,
+            call,
+            &client.tenant_id,
+            Some(user_id),
+            AuditEvent::UserDeactivated {
+                user_id: user_id.to_owned(),
+                source: ChangeSource::Scim,
+            },
+        )?;
+        for session_id in ended {
+            self.audit(
+                conn,
+                call,
+                &client.tenant_id,
+                Some(user_id),
+                AuditEvent::SessionTerminated {
+                    session_id,
+                    reason: SessionEndReason::UserDeactivated,
+                },
+            )?;
+        }
+        Ok(())
+    }
+
+    fn create_user(
+        &self,
+        conn: &mut storage::Conn,
+        call: &Call,
+        client: &ScimClient,
+        body: &Value,
+    ) -> Result<ScimResponse> {
+        let resource = scim_model::validate_resource(&schema::USER, body)?;
+        let view = scim_model::resource::User::from_resource(&resource)?;
+        let lower = view.user_name.to_lowercase();
+        if let Some(existing) = sq::find_user_by_user_name(conn, &client.tenant_id, &lower)? {
+            // A user this tenant's directories deleted keeps its row: provisioning the same
+            // userName again restores that user, with its id, links and history.
+            if existing.directory_id.is_some() {
+                return Err(ScimError::Uniqueness {
+                    attribute: "userName".into(),
+                }
+                .into());
+            }
+            let mut old = existing.clone();
+            old.directory_id = Some(client.directory_id.clone());
+            let old_resource = Value::Object(parse_object(existing.scim_resource.as_deref()));
+            let mut r = self.write_user(
+                conn,
+                call,
+                client,
+                UserChange {
+                    old_row: old,
+                    old_resource,
+                    new_resource: resource,
+                    method: "POST",
+                },
+            )?;
+            r.status = 201;
+            r.location = r
+                .body
+                .as_ref()
+                .and_then(|b| b.pointer("/meta/location"))
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            return Ok(r);
+        }
+        let now = call.now.timestamp();
+        let active = view.active.unwrap_or(true);
+        let mut stored = stored_form(&resource, "groups");
+        if let Some(o) = stored.as_object_mut() {
+            o.insert("active".into(), Value::Bool(active));
+        }
+        let row = models::User {
+            id: format!("usr_{}", self.random_hex(12)),
+            tenant_id: client.tenant_id.clone(),
+            connection_id: None,
+            // SCIM users are not known to any connection until their first SAML login links
+            // them (see `link_scim_user`); the subject is a placeholder the unique index
+            // ignores while `connection_id` is NULL.
+            external_subject: view.user_name.clone(),
+            email: view.primary_email().map(str::to_owned),
+            first_name: view.name.as_ref().and_then(|n| n.given_name.clone()),
+            last_name: view.name.as_ref().and_then(|n| n.family_name.clone()),
+            groups: "[]".into(),
+            active,
+            created_at: now,
+            updated_at: now,
+            directory_id: Some(client.directory_id.clone()),
+            user_name: Some(view.user_name.clone()),
+            user_name_lower: Some(lower),
+            external_id: view.external_id.clone(),
+            scim_resource: Some(serde_json::to_string(&stored).map_err(GatehouseError::internal)?),
+            version: 1,
+        };
+        queries::insert_user(conn, &row).map_err(uniqueness)?;
+        self.audit(
+            conn,
+            call,
+            &client.tenant_id,
+            Some(&row.id),
+            AuditEvent::UserCreated {
+                user_id: row.id.clone(),
+                source: ChangeSource::Scim,
+            },
+        )?;
+        self.audit_scim(
+            conn,
+            call,
+            client,
+            "POST",
+            ScimKind::User,
+            Some(&row.id),
+            201,
+            "created".into(),
+        )?;
+        let body = self.render_user(conn, client, &row)?;
+        Ok(self.respond(201, body, row.version, true))
+    }
+
+    fn delete_user(
+        &self,
+        conn: &mut storage::Conn,
+        call: &Call,
+        client: &ScimClient,
+        id: &str,
+        if_match: Option<&str>,
+    ) -> Result<ScimResponse> {
+        let mut row =
+            sq::find_directory_user(conn, &client.directory_id, id)?.ok_or_else(not_found)?;
+        check_if_match(if_match, row.version)?;
+        let was_active = row.active;
+        // Deletion deactivates and detaches the user from the directory; the row, its links
+        // and its history stay (hard deletion is a separate admin action).
+        row.active = false;
+        row.directory_id = None;
+        row.version += 1;
+        row.updated_at = call.now.timestamp();
+        queries::update_user(conn, &row)?;
+        let left = sq::remove_user_memberships(conn, &row.id)?;
+        if !left.is_empty() {
+            self.audit_memberships(conn, call, client, [row.id.clone()])?;
+        }
+        if was_active {
+            self.deactivate(conn, call, client, &row.id)?;
+        }
+        self.audit(
+            conn,
+            call,
+            &client.tenant_id,
+            Some(&row.id),
+            AuditEvent::UserDeleted {
+                user_id: row.id.clone(),
+                source: ChangeSource::Scim,
+            },
+        )?;
+        self.audit_scim(
+            conn,
+            call,
+            client,
+            "DELETE",
+            ScimKind::User,
+            Some(&row.id),
+            204,
+            format!("deleted (data kept), left {} groups", left.len()),
+        )?;
+        Ok(ScimResponse {
+            status: 204,
+            body: None,
+            etag: None,
+            location: None,
+        })
+    }
+
+    // ----- groups -----
+
+    /// Check that every id to add is a user of this directory (ids of other directories or
+    /// tenants are indistinguishable from unknown ones).
+    fn check_members(
+        &self,
+        conn: &mut storage::Conn,
+        client: &ScimClient,
+        ids: &[String],
+    ) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let found = sq::existing_directory_users(conn, &client.directory_id, ids)?;
+        if found.len() != ids.len() {
+            return Err(scim_err(
+                400,
+                Some("invalidValue"),
+                format!(
+                    "{} member value(s) are not users of this directory",
+                    ids.len() - found.len()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn write_group_members(
+        &self,
+        conn: &mut storage::Conn,
+        call: &Call,
+        client: &ScimClient,
+        group_id: &str,
+        added: &[String],
+        removed: &[String],
+    ) -> Result<()> {
+        self.check_members(conn, client, added)?;
+        sq::add_group_members(conn, group_id, added)?;
+        sq::remove_group_members(conn, group_id, removed)?;
+        self.audit_memberships(
+            conn,
+            call,
+            client,
+            added.iter().chain(removed.iter()).cloned(),
+        )
+    }
+
+    fn create_group(
+        &self,
+        conn: &mut storage::Conn,
+        call: &Call,
+        client: &ScimClient,
+        body: &Value,
+    ) -> Result<ScimResponse> {
+        let resource = scim_model::validate_resource(&schema::GROUP, body)?;
+        let view = scim_model::resource::Group::from_resource(&resource)?;
+        let mut members: Vec<String> = view.members.iter().map(|m| m.value.clone()).collect();
+        members.sort();
+        members.dedup();
+        let now = call.now.timestamp();
+        let row = models::Group {
+            id: format!("grp_{}", self.random_hex(12)),
+            tenant_id: client.tenant_id.clone(),
+            directory_id: client.directory_id.clone(),
+            display_name: view.display_name.clone(),
+            display_name_lower: view.display_name.to_lowercase(),
+            external_id: view.external_id.clone(),
+            resource: serde_json::to_string(&stored_form(&resource, "members"))
+                .map_err(GatehouseError::internal)?,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        sq::insert_group(conn, &row)?;
+        self.write_group_members(conn, call, client, &row.id, &members, &[])?;
+        self.audit_scim(
+            conn,
+            call,
+            client,
+            "POST",
+            ScimKind::Group,
+            Some(&row.id),
+            201,
+            format!("created with {} members", members.len()),
+        )?;
+        let body = self.render_group(conn, client, &row, true)?;
+        Ok(self.respond(201, body, row.version, true))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn write_group(
+        &self,
+        conn: &mut storage::Conn,
+        call: &Call,
+        client: &ScimClient,
+        mut row: models::Group,
+        new_resource: &Value,
+        changes: &ChangeSummary,
+        method: &str,
+    ) -> Result<ScimResponse> {
+        let view = scim_model::resource::Group::from_resource(new_resource)?;
+        self.write_group_members(
+            conn,
+            call,
+            client,
+            &row.id,
+            &changes.members_added,
+            &changes.members_removed,
+        )?;
+        if !changes.is_empty() {
+            row.display_name = view.display_name.clone();
+            row.display_name_lower = view.display_name.to_lowercase();
+            row.external_id = view.external_id.clone();
+            row.resource = serde_json::to_string(&stored_form(new_resource, "members"))
+                .map_err(GatehouseError::internal)?;
+            row.version += 1;
+            row.updated_at = call.now.timestamp();
+            sq::update_group(conn, &row)?;
+        }
+        self.audit_scim(
+            conn,
+            call,
+            client,
+            method,
+            ScimKind::Group,
+            Some(&row.id),
+            200,
+            format!(
+                "changed: [{}], members +{} -{}",
+                changes
+                    .changed_attributes
+                    .iter()
+                    .filter(|a| a.as_str() != "members")
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(","),
+                changes.members_added.len(),
+                changes.members_removed.len()
+            ),
+        )?;
+        let body = self.render_group(conn, client, &row, true)?;
+        Ok(self.respond(200, body, row.version, false))
+    }
+
+    // ----- the public SCIM operations -----
+
+    /// `POST /Users` or `POST /Groups`.
+    pub fn scim_create(
+        &self,
+        call: &Call,
+        client: &ScimClient,
+        kind: ScimKind,
+        body: &Value,
+    ) -> Result<ScimResponse> {
+        self.scim_write(call, client, "POST", kind, None, |conn| match kind {
+            ScimKind::User => self.create_user(conn, call, client, body),
+            ScimKind::Group => self.create_group(conn, call, client, body),
+        })
+    }
+
+    /// `GET /Users/{id}` or `GET /Groups/{id}`, with projection and `If-None-Match` (304).
+    pub fn scim_get(
+        &self,
+        client: &ScimClient,
+        kind: ScimKind,
+        id: &str,
+        projection: &Projection,
+        if_none_match: Option<&str>,
+    ) -> Result<ScimResponse> {
+        self.store.transaction(|conn| {
+            let (body, version) = match kind {
+                ScimKind::User => {
+                    let row = sq::find_directory_user(conn, &client.directory_id, id)?
+                        .ok_or_else(not_found)?;
+                    if if_none_match.is_some_and(|h| etag_matches(h, row.version)) {
+                        return Ok(not_modified(row.version));
+                    }
+                    (self.render_user(conn, client, &row)?, row.version)
+                }
+                ScimKind::Group => {
+                    let row = sq::find_directory_group(conn, &client.directory_id, id)?
+                        .ok_or_else(not_found)?;
+                    if if_none_match.is_some_and(|h| etag_matches(h, row.version)) {
+                        return Ok(not_modified(row.version));
+                    }
+                    let with = wants_members(projection);
+                    (self.render_group(conn, client, &row, with)?, row.version)
+                }
+            };
+            Ok(self.respond(200, projection.apply(kind.schema(), &body), version, false))
+        })
+    }
+
+    /// `GET /Users`, `GET /Groups` or `POST /.search` on them: the ListResponse document.
+    /// Filters run as SQL on indexed columns; any other attribute is `invalidFilter`.
+    pub fn scim_search(
+        &self,
+        client: &ScimClient,
+        kind: ScimKind,
+        req: &SearchRequest,
+    ) -> Result<Value> {
+        let schema = kind.schema();
+        if let Some(f) = &req.filter {
+            f.validate(schema)?;
+        }
+        self.store.transaction(|conn| {
+            let (total, resources) = match kind {
+                ScimKind::User => {
+                    let cond = req
+                        .filter
+                        .as_ref()
+                        .map(|f| translate(f, schema, user_field, None))
+                        .transpose()?;
+                    let sort = req
+                        .sort_by
+                        .as_ref()
+                        .map(|p| user_sort(p).ok_or_else(|| unsortable(p)))
+                        .transpose()?;
+                    let (total, rows) = sq::search_users(
+                        conn,
+                        &client.directory_id,
+                        cond.as_ref(),
+                        &page(req, sort),
+                    )?;
+                    let mut out = Vec::with_capacity(rows.len());
+                    for row in &rows {
+                        let v = self.render_user(conn, client, row)?;
+                        out.push(req.projection.apply(schema, &v));
+                    }
+                    (total, out)
+                }
+                ScimKind::Group => {
+                    let cond = req
+                        .filter
+                        .as_ref()
+                        .map(|f| translate(f, schema, group_field, None))
+                        .transpose()?;
+                    let sort = req
+                        .sort_by
+                        .as_ref()
+                        .map(|p| group_sort(p).ok_or_else(|| unsortable(p)))
+                        .transpose()?;
+                    let (total, rows) = sq::search_groups(
+                        conn,
+                        &client.directory_id,
+                        cond.as_ref(),
+                        &page(req, sort),
+                    )?;
+                    let with = wants_members(&req.projection);
+                    let mut out = Vec::with_capacity(rows.len());
+                    for row in &rows {
+                        let v = self.render_group(conn, client, row, with)?;
+                        out.push(req.projection.apply(schema, &v));
+                    }
+                    (total, out)
+                }
+            };
+            Ok(scim_model::ListResponse {
+                total_results: u64::try_from(total).unwrap_or(0),
+                start_index: req.pagination.start_index,
+                resources,
+            }
+            .to_json())
+        })
+    }
+
+    /// `PUT /Users/{id}` or `PUT /Groups/{id}`: full replacement (read-only attributes kept).
+    pub fn scim_replace(
+        &self,
+        call: &Call,
+        client: &ScimClient,
+        kind: ScimKind,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> Result<ScimResponse> {
+        self.scim_write(call, client, "PUT", kind, Some(id), |conn| match kind {
+            ScimKind::User => {
+                let row = sq::find_directory_user(conn, &client.directory_id, id)?
+                    .ok_or_else(not_found)?;
+                check_if_match(if_match, row.version)?;
+                let old = self.render_user(conn, client, &row)?;
+                let new = scim_model::replace_resource(&schema::USER, &old, body)?;
+                self.write_user(
+                    conn,
+                    call,
+                    client,
+                    UserChange {
+                        old_row: row,
+                        old_resource: old,
+                        new_resource: new,
+                        method: "PUT",
+                    },
+                )
+            }
+            ScimKind::Group => {
+                let row = sq::find_directory_group(conn, &client.directory_id, id)?
+                    .ok_or_else(not_found)?;
+                check_if_match(if_match, row.version)?;
+                let old = self.render_group(conn, client, &row, true)?;
+                let new = scim_model::replace_resource(&schema::GROUP, &old, body)?;
+                let changes =
+                    ChangeSummary::between(&schema::GROUP, &strip_meta(&old), &strip_meta(&new));
+                self.write_group(conn, call, client, row, &new, &changes, "PUT")
+            }
+        })
+    }
+
+    /// `PATCH /Users/{id}` or `PATCH /Groups/{id}` (RFC 7644 §3.5.2 with the Entra and Okta
+    /// dialects). Returns the updated resource.
+    pub fn scim_patch(
+        &self,
+        call: &Call,
+        client: &ScimClient,
+        kind: ScimKind,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> Result<ScimResponse> {
+        let patch = PatchRequest::parse(body, SCIM_MAX_PATCH_OPERATIONS)?;
+        self.scim_write(call, client, "PATCH", kind, Some(id), |conn| match kind {
+            ScimKind::User => {
+                let row = sq::find_directory_user(conn, &client.directory_id, id)?
+                    .ok_or_else(not_found)?;
+                check_if_match(if_match, row.version)?;
+                let old = self.render_user(conn, client, &row)?;
+                let outcome = patch.apply(&schema::USER, &old)?;
+                self.write_user(
+                    conn,
+                    call,
+                    client,
+                    UserChange {
+                        old_row: row,
+                        old_resource: old,
+                        new_resource: outcome.resource,
+                        method: "PATCH",
+                    },
+                )
+            }
+            ScimKind::Group => {
+                let row = sq::find_directory_group(conn, &client.directory_id, id)?
+                    .ok_or_else(not_found)?;
+                check_if_match(if_match, row.version)?;
+                let old = self.render_group(conn, client, &row, true)?;
+                let outcome = patch.apply(&schema::GROUP, &old)?;
+                self.write_group(
+                    conn,
+                    call,
+                    client,
+                    row,
+                    &outcome.resource,
+                    &outcome.changes,
+                    "PATCH",
+                )
+            }
+        })
+    }
+
+    /// `DELETE /Users/{id}` (deactivates and detaches; data kept) or `DELETE /Groups/{id}`.
+    pub fn scim_delete(
+        &self,
+        call: &Call,
+        client: &ScimClient,
+        kind: ScimKind,
+        id: &str,
+        if_match: Option<&str>,
+    ) -> Result<ScimResponse> {
+        self.scim_write(call, client, "DELETE", kind, Some(id), |conn| match kind {
+            ScimKind::User => self.delete_user(conn, call, client, id, if_match),
+            ScimKind::Group => {
+                let row = sq::find_directory_group(conn, &client.directory_id, id)?
+                    .ok_or_else(not_found)?;
+                check_if_match(if_match, row.version)?;
+                let members: Vec<String> = sq::list_group_members(conn, &row.id)?
+                    .into_iter()
+                    .map(|(id, _)| id)
+                    .collect();
+                sq::delete_group(conn, &row.id)?;
+                self.audit_memberships(conn, call, client, members.iter().cloned())?;
+                self.audit_scim(
+                    conn,
+                    call,
+                    client,
+                    "DELETE",
+                    ScimKind::Group,
+                    Some(&row.id),
+                    204,
+                    format!("deleted, {} members released", members.len()),
+                )?;
+                Ok(ScimResponse {
+                    status: 204,
+                    body: None,
+                    etag: None,
+                    location: None,
+                })
+            }
+        })
+    }
+}
+
+fn strip_meta(v: &Value) -> Value {
+    let mut o = v.as_object().cloned().unwrap_or_default();
+    o.remove("meta");
+    Value::Object(o)
+}
+
+fn not_modified(version: i64) -> ScimResponse {
+    ScimResponse {
+        status: 304,
+        body: None,
+        etag: Some(scim_etag(version)),
+        location: None,
+    }
+}
+
+/// The linking rule of a first SAML login (called by the login flow when no user is known by
+/// the connection's subject): the tenant's SCIM-provisioned user, not yet linked to any
+/// connection, whose `userName` equals the asserted subject or e-mail, or whose e-mail equals
+/// the asserted e-mail — all compared case-insensitively — becomes this connection's user for
+/// that subject. Returns the user with its link fields set (the caller writes the row).
+pub(crate) fn link_scim_user(
+    conn: &mut storage::Conn,
+    tenant_id: &str,
+    connection_id: &str,
+    subject: &str,
+    email: Option<&str>,
+) -> std::result::Result<Option<models::User>, StorageError> {
+    let subject_lower = subject.to_lowercase();
+    let email_lower = email.map(str::to_lowercase);
+    let found = sq::find_link_candidate(conn, tenant_id, &subject_lower, email_lower.as_deref())?;
+    Ok(found.map(|mut u| {
+        u.connection_id = Some(connection_id.to_owned());
+        u.external_subject = subject.to_owned();
+        u
+    }))
+}

@@ -1,0 +1,898 @@
+//! SCIM provisioning through the facade, replaying the request sequences Okta and Microsoft
+//! Entra ID send (bodies from `fixtures/scim/`), on SQLite and PostgreSQL alike: connection
+//! test, `userName eq` lookups, PATCH dialects, deactivation ending sessions, group push and
+//! membership changes both ways, tenant isolation, tokens, ETags and uniqueness.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use gatehouse::*;
+use gatehouse_types::FixedEntropy;
+use openssl::asn1::Asn1Time;
+use openssl::hash::MessageDigest;
+use openssl::pkey::PKey;
+use openssl::rsa::Rsa;
+use openssl::x509::{X509NameBuilder, X509};
+use saml_core::authn_request::{decode_redirect, RedirectLimits};
+use saml_core::idp::{ResponseParams, TestIdentityProvider};
+use scim_model::{Projection, SearchRequest};
+use serde_json::{json, Value};
+use storage::testing::{TestDatabase, ENGINES};
+use storage::Engine;
+
+const REDIRECT: &str = "https://app.example.com/callback";
+const CAROL: &str = "5d48a0a8-e8f4-4a4f-8a0c-6d0e4a0e0c11";
+const BOB: &str = "902c246b-6245-4190-8e05-00816be7344a";
+const GROUP: &str = "e9e30dba-f08f-4109-8486-d5c6a331660a";
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap()
+}
+
+fn next_seed() -> u64 {
+    static SEED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(5000);
+    SEED.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+}
+
+/// A fixture body with the fixture's invented ids replaced by the ids this run created.
+fn fixture(path: &str, ids: &[(&str, &str)]) -> Value {
+    let full = format!("{}/../../fixtures/scim/{path}", env!("CARGO_MANIFEST_DIR"));
+    let mut text = std::fs::read_to_string(&full).unwrap();
+    for (from, to) in ids {
+        text = text.replace(from, to);
+    }
+    serde_json::from_str(&text).unwrap()
+}
+
+fn facade(db: &TestDatabase) -> Gatehouse {
+    let config = GatehouseConfig::new(
+        "https://sso.example.com".parse().unwrap(),
+        SecretBox::new([9; 32]),
+    );
+    Gatehouse::new(db.store().unwrap(), config, Box::new(FixedEntropy::new(7)))
+}
+
+fn op() -> Call {
+    Call::operator(t0(), "test")
+}
+
+struct Dir {
+    client: ScimClient,
+    token: String,
+    directory_id: String,
+}
+
+fn directory(gh: &Gatehouse, tenant: &str, name: &str) -> Dir {
+    let d = gh.create_scim_directory(&op(), tenant, name).unwrap();
+    assert_eq!(
+        d.base_url,
+        format!("https://sso.example.com/scim/v2/{}", d.id)
+    );
+    let issued = gh.issue_scim_token(&op(), &d.id).unwrap();
+    let client = gh.authenticate_scim(t0(), &d.id, &issued.token).unwrap();
+    Dir {
+        client,
+        token: issued.token,
+        directory_id: d.id,
+    }
+}
+
+fn scim_call(d: &Dir) -> Call {
+    Call {
+        now: t0(),
+        correlation_id: "scim-1".into(),
+        actor: d.client.actor(),
+    }
+}
+
+fn search(gh: &Gatehouse, d: &Dir, kind: ScimKind, params: &[(&str, &str)]) -> Value {
+    let req = SearchRequest::from_query(params.iter().copied(), SCIM_PAGINATION).unwrap();
+    gh.scim_search(&d.client, kind, &req).unwrap()
+}
+
+fn create(gh: &Gatehouse, d: &Dir, kind: ScimKind, body: &Value) -> Value {
+    let r = gh
+        .scim_create(&scim_call(d), &d.client, kind, body)
+        .unwrap();
+    assert_eq!(r.status, 201);
+    assert_eq!(r.etag.as_deref(), Some("W/\"1\""));
+    assert!(r.location.is_some());
+    r.body.unwrap()
+}
+
+fn patch(gh: &Gatehouse, d: &Dir, kind: ScimKind, id: &str, body: &Value) -> Value {
+    let r = gh
+        .scim_patch(&scim_call(d), &d.client, kind, id, body, None)
+        .unwrap();
+    assert_eq!(r.status, 200);
+    r.body.unwrap()
+}
+
+fn get(gh: &Gatehouse, d: &Dir, kind: ScimKind, id: &str) -> Result<ScimResponse> {
+    gh.scim_get(&d.client, kind, id, &Projection::default(), None)
+}
+
+fn member_ids(group: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = group["members"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|m| m["value"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+fn scim_status(r: Result<impl std::fmt::Debug>) -> (u16, Option<&'static str>, String) {
+    match r {
+        Err(GatehouseError::Scim {
+            status,
+            scim_type,
+            detail,
+        }) => (status, scim_type, detail),
+        other => panic!("expected a SCIM error, got {other:?}"),
+    }
+}
+
+fn tenant_world(engine: Engine) -> (TestDatabase, Gatehouse) {
+    let db = TestDatabase::new(engine).unwrap();
+    let gh = facade(&db);
+    gh.create_tenant(&op(), NewTenant::new("acme", "Acme"))
+        .unwrap();
+    (db, gh)
+}
+
+#[test]
+fn okta_provisioning_sequence() {
+    for engine in ENGINES {
+        let (_db, gh) = tenant_world(engine);
+        let d = directory(&gh, "acme", "Okta");
+        // Okta's connection test: a one-item page of users, and a lookup of an unknown user.
+        let page = search(
+            &gh,
+            &d,
+            ScimKind::User,
+            &[("startIndex", "1"), ("count", "1")],
+        );
+        assert_eq!(page["totalResults"], 0, "{engine:?}");
+        assert_eq!(page["Resources"], json!([]));
+        let lookup = [("filter", r#"userName eq "carol@acme.example""#)];
+        assert_eq!(search(&gh, &d, ScimKind::User, &lookup)["totalResults"], 0);
+
+        // Create: the password and the empty groups list are ignored.
+        let carol = create(
+            &gh,
+            &d,
+            ScimKind::User,
+            &fixture("okta/user_create.json", &[]),
+        );
+        let carol_id = carol["id"].as_str().unwrap().to_owned();
+        assert!(carol.get("password").is_none());
+        assert_eq!(carol["active"], true);
+        assert_eq!(carol["meta"]["version"], "W/\"1\"");
+        let mut bob_body = fixture("okta/user_create.json", &[]);
+        bob_body["userName"] = json!("bob@acme.example");
+        bob_body["externalId"] = json!("00ubob");
+        bob_body["emails"] =
+            json!([{"primary": true, "value": "bob@acme.example", "type": "work"}]);
+        let bob = create(&gh, &d, ScimKind::User, &bob_body);
+        let bob_id = bob["id"].as_str().unwrap().to_owned();
+
+        // userName lookups are case-insensitive; paging reports the total.
+        let found = search(
+            &gh,
+            &d,
+            ScimKind::User,
+            &[("filter", r#"userName eq "CAROL@acme.example""#)],
+        );
+        assert_eq!(found["totalResults"], 1);
+        assert_eq!(found["Resources"][0]["id"], carol_id.as_str());
+        let page = search(
+            &gh,
+            &d,
+            ScimKind::User,
+            &[("startIndex", "2"), ("count", "1")],
+        );
+        assert_eq!(page["totalResults"], 2);
+        assert_eq!(page["itemsPerPage"], 1);
+        assert_eq!(page["startIndex"], 2);
+        assert_eq!(page["Resources"][0]["id"], bob_id.as_str());
+        let by_external = search(
+            &gh,
+            &d,
+            ScimKind::User,
+            &[(
+                "filter",
+                r#"externalId eq "00ujl29u0le5T6Aj10h7" and active eq true"#,
+            )],
+        );
+        assert_eq!(by_external["totalResults"], 1);
+
+        // Group push: create empty, add both (the add is repeated: idempotent), remove one.
+        let group = create(
+            &gh,
+            &d,
+            ScimKind::Group,
+            &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Engineering"}),
+        );
+        let group_id = group["id"].as_str().unwrap().to_owned();
+        let ids = [
+            (CAROL, carol_id.as_str()),
+            (BOB, bob_id.as_str()),
+            (GROUP, group_id.as_str()),
+        ];
+        let add = fixture("okta/group_add_members.json", &ids);
+        patch(&gh, &d, ScimKind::Group, &group_id, &add);
+        let g = patch(&gh, &d, ScimKind::Group, &group_id, &add);
+        let mut both = vec![carol_id.clone(), bob_id.clone()];
+        both.sort();
+        assert_eq!(member_ids(&g), both);
+        assert_eq!(
+            g["meta"]["version"], "W/\"2\"",
+            "a no-op add does not bump the version"
+        );
+        let g = patch(
+            &gh,
+            &d,
+            ScimKind::Group,
+            &group_id,
+            &fixture("okta/group_remove_member.json", &ids),
+        );
+        assert_eq!(member_ids(&g), vec![carol_id.clone()]);
+        let g = patch(
+            &gh,
+            &d,
+            ScimKind::Group,
+            &group_id,
+            &fixture("okta/group_rename.json", &ids),
+        );
+        assert_eq!(g["displayName"], "Platform Engineering");
+        let by_name = search(
+            &gh,
+            &d,
+            ScimKind::Group,
+            &[
+                ("filter", r#"displayName eq "platform engineering""#),
+                ("excludedAttributes", "members"),
+            ],
+        );
+        assert_eq!(by_name["totalResults"], 1);
+        assert!(by_name["Resources"][0].get("members").is_none());
+        let by_member = search(
+            &gh,
+            &d,
+            ScimKind::Group,
+            &[("filter", &format!(r#"members[value eq "{carol_id}"]"#))],
+        );
+        assert_eq!(by_member["totalResults"], 1);
+        let carol_now = get(&gh, &d, ScimKind::User, &carol_id)
+            .unwrap()
+            .body
+            .unwrap();
+        assert_eq!(carol_now["groups"][0]["value"], group_id.as_str());
+        assert_eq!(carol_now["groups"][0]["display"], "Platform Engineering");
+        let bob_now = get(&gh, &d, ScimKind::User, &bob_id).unwrap().body.unwrap();
+        assert!(bob_now.get("groups").is_none());
+
+        // Deactivation: path-less replace of active; the seat is released, the data kept.
+        assert_eq!(gh.seat_count("acme").unwrap().active_users, 2);
+        let off = patch(
+            &gh,
+            &d,
+            ScimKind::User,
+            &carol_id,
+            &fixture("okta/user_deactivate.json", &[]),
+        );
+        assert_eq!(off["active"], false);
+        assert_eq!(off["userName"], "carol@acme.example");
+        assert_eq!(gh.seat_count("acme").unwrap().active_users, 1);
+        let inactive = search(&gh, &d, ScimKind::User, &[("filter", "active eq false")]);
+        assert_eq!(inactive["totalResults"], 1);
+
+        // Full-object PUT (Okta's update style) keeps the id and the read-only groups.
+        let mut put = fixture("okta/user_create.json", &[]);
+        put["name"]["familyName"] = json!("Danvers-Rambeau");
+        put["active"] = json!(true);
+        let r = gh
+            .scim_replace(
+                &scim_call(&d),
+                &d.client,
+                ScimKind::User,
+                &carol_id,
+                &put,
+                None,
+            )
+            .unwrap();
+        let body = r.body.unwrap();
+        assert_eq!(body["id"], carol_id.as_str());
+        assert_eq!(body["name"]["familyName"], "Danvers-Rambeau");
+        assert_eq!(body["groups"][0]["value"], group_id.as_str());
+        assert_eq!(body["active"], true);
+
+        // Every change is in the audit trail, with membership changes per user.
+        let records = gh
+            .audit_events(&AuditEventFilter {
+                tenant: "acme".into(),
+                limit: Some(1000),
+                ..Default::default()
+            })
+            .unwrap();
+        let types: Vec<&str> = records.iter().map(|r| r.event.event_type()).collect();
+        assert!(types.contains(&"scim.operation"));
+        assert!(types.contains(&"user.deactivated"));
+        assert!(types.contains(&"user.reactivated"));
+        let scim_ops = records
+            .iter()
+            .filter(|r| r.event.event_type() == "scim.operation")
+            .count();
+        // Two user creates, group create, two adds, remove, rename, deactivate, PUT.
+        assert_eq!(scim_ops, 9, "{types:?}");
+        let bob_group_events = records
+            .iter()
+            .filter(|r| {
+                r.target.as_deref() == Some(bob_id.as_str())
+                    && matches!(&r.event, audit::AuditEvent::UserUpdated { changed_fields, .. } if changed_fields == &["groups".to_string()])
+            })
+            .count();
+        assert_eq!(bob_group_events, 2, "bob joined then left");
+        assert!(records
+            .iter()
+            .filter(|r| r.event.event_type() == "scim.operation")
+            .all(
+                |r| r.actor.key() == format!("scim_token:{}/{}", d.directory_id, d.client.token_id)
+            ));
+        assert_eq!(
+            gh.verify_audit_chain("acme").unwrap().unwrap(),
+            records.len() as u64
+        );
+    }
+}
+
+#[test]
+fn entra_provisioning_sequence() {
+    for engine in ENGINES {
+        let (_db, gh) = tenant_world(engine);
+        let d = directory(&gh, "acme", "Entra ID");
+        // Entra's connection test: a filter on a random userName must answer an empty list.
+        let probe = search(
+            &gh,
+            &d,
+            ScimKind::User,
+            &[(
+                "filter",
+                r#"userName eq "ab6490ee-0000-4000-8000-000000000000""#,
+            )],
+        );
+        assert_eq!(probe["totalResults"], 0, "{engine:?}");
+
+        let user = create(
+            &gh,
+            &d,
+            ScimKind::User,
+            &fixture("entra/user_create.json", &[]),
+        );
+        let id = user["id"].as_str().unwrap().to_owned();
+        let ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+        assert_eq!(user[ent]["department"], "Sales");
+        assert_eq!(
+            user["urn:ietf:params:scim:schemas:extension:custom:2.0:User"]["worksiteId"],
+            "180"
+        );
+        let lookup = search(
+            &gh,
+            &d,
+            ScimKind::User,
+            &[(
+                "filter",
+                r#"externalId eq "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef""#,
+            )],
+        );
+        assert_eq!(lookup["Resources"][0]["id"], id.as_str());
+
+        // Attribute updates, including the e-mail used for linking and the emails filter.
+        let u = patch(
+            &gh,
+            &d,
+            ScimKind::User,
+            &id,
+            &fixture("entra/user_replace_attributes.json", &[]),
+        );
+        assert_eq!(u["name"]["familyName"], "updatedFamilyName");
+        let (status, t, detail) = scim_status(
+            gh.scim_search(
+                &d.client,
+                ScimKind::User,
+                &SearchRequest::from_query(
+                    [("filter", r#"emails[type eq "work" and value eq "x"]"#)],
+                    SCIM_PAGINATION,
+                )
+                .unwrap(),
+            ),
+        );
+        assert_eq!((status, t), (400, Some("invalidFilter")));
+        assert!(detail.contains("emails.type"), "{detail}");
+        let by_email = search(
+            &gh,
+            &d,
+            ScimKind::User,
+            &[("filter", r#"emails.value eq "UPDATEDEMAIL@acme.example""#)],
+        );
+        assert_eq!(by_email["totalResults"], 1);
+        let u = patch(
+            &gh,
+            &d,
+            ScimKind::User,
+            &id,
+            &fixture("entra/user_manager_add.json", &[]),
+        );
+        assert!(u[ent]["manager"]["value"].is_string());
+        let u = patch(
+            &gh,
+            &d,
+            ScimKind::User,
+            &id,
+            &fixture("entra/user_pathless_replace.json", &[]),
+        );
+        assert_eq!(u["active"], true);
+
+        // Group with members, Add, then Remove with a value array removes only those.
+        let mut second = fixture("entra/user_create.json", &[]);
+        second["userName"] = json!("second@testuser.com");
+        second["externalId"] = json!("second");
+        let second_id = create(&gh, &d, ScimKind::User, &second)["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let mut third = second.clone();
+        third["userName"] = json!("third@testuser.com");
+        third["externalId"] = json!("third");
+        let third_id = create(&gh, &d, ScimKind::User, &third)["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let g = create(
+            &gh,
+            &d,
+            ScimKind::Group,
+            &json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                "displayName": "Sales",
+                "externalId": "sales-1",
+                "members": [{"value": second_id}, {"value": third_id}],
+            }),
+        );
+        let gid = g["id"].as_str().unwrap().to_owned();
+        let g = patch(
+            &gh,
+            &d,
+            ScimKind::Group,
+            &gid,
+            &fixture("entra/group_add_members.json", &[(CAROL, &id)]),
+        );
+        assert_eq!(member_ids(&g).len(), 3);
+        let g = patch(
+            &gh,
+            &d,
+            ScimKind::Group,
+            &gid,
+            &fixture("entra/group_remove_members.json", &[(BOB, &second_id)]),
+        );
+        let mut left = vec![id.clone(), third_id.clone()];
+        left.sort();
+        assert_eq!(member_ids(&g), left);
+        let g = patch(
+            &gh,
+            &d,
+            ScimKind::Group,
+            &gid,
+            &fixture("entra/group_replace_display_name.json", &[]),
+        );
+        assert_ne!(g["displayName"], "Sales");
+
+        // Disable with the string boolean, then re-enable: the same user comes back.
+        let off = patch(
+            &gh,
+            &d,
+            ScimKind::User,
+            &id,
+            &fixture("entra/user_disable.json", &[]),
+        );
+        assert_eq!(off["active"], false);
+        let on = patch(
+            &gh,
+            &d,
+            ScimKind::User,
+            &id,
+            &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{"op": "Replace", "path": "active", "value": "True"}]}),
+        );
+        assert_eq!(on["active"], true);
+        assert_eq!(on["id"], id.as_str());
+
+        // Group delete releases its members; user delete answers 404 afterwards.
+        let r = gh
+            .scim_delete(&scim_call(&d), &d.client, ScimKind::Group, &gid, None)
+            .unwrap();
+        assert_eq!(r.status, 204);
+        assert_eq!(scim_status(get(&gh, &d, ScimKind::Group, &gid)).0, 404);
+        let u = get(&gh, &d, ScimKind::User, &third_id)
+            .unwrap()
+            .body
+            .unwrap();
+        assert!(u.get("groups").is_none());
+    }
+}
+
+#[test]
+fn isolation_tokens_etags_and_uniqueness() {
+    for engine in ENGINES {
+        let (_db, gh) = tenant_world(engine);
+        gh.create_tenant(&op(), NewTenant::new("globex", "Globex"))
+            .unwrap();
+        let a = directory(&gh, "acme", "A");
+        let b = directory(&gh, "globex", "B");
+        let alice = create(
+            &gh,
+            &a,
+            ScimKind::User,
+            &json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "alice@acme.test"}),
+        );
+        let alice_id = alice["id"].as_str().unwrap().to_owned();
+        let bgroup = create(
+            &gh,
+            &b,
+            ScimKind::Group,
+            &json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "G"}),
+        );
+        let bgid = bgroup["id"].as_str().unwrap().to_owned();
+
+        // Another tenant's ids are simply not there: 404, never 403.
+        assert_eq!(
+            scim_status(get(&gh, &b, ScimKind::User, &alice_id)).0,
+            404,
+            "{engine:?}"
+        );
+        assert_eq!(
+            scim_status(gh.scim_delete(&scim_call(&b), &b.client, ScimKind::User, &alice_id, None))
+                .0,
+            404
+        );
+        assert_eq!(search(&gh, &b, ScimKind::User, &[])["totalResults"], 0);
+        // Nor can B's group take A's user as a member.
+        let add = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "add", "path": "members", "value": [{"value": alice_id}]}]});
+        assert_eq!(
+            scim_status(gh.scim_patch(
+                &scim_call(&b),
+                &b.client,
+                ScimKind::Group,
+                &bgid,
+                &add,
+                None
+            ))
+            .0,
+            400
+        );
+
+        // Tokens: wrong token, right token for the wrong directory, revoked, rotated.
+        assert!(matches!(
+            gh.authenticate_scim(t0(), &a.directory_id, "ghs_wrong"),
+            Err(GatehouseError::Unauthorized)
+        ));
+        assert!(matches!(
+            gh.authenticate_scim(t0(), &b.directory_id, &a.token),
+            Err(GatehouseError::Unauthorized)
+        ));
+        let rotated = gh
+            .rotate_scim_token(&op(), &a.directory_id, Duration::hours(1))
+            .unwrap();
+        assert!(
+            gh.authenticate_scim(t0(), &a.directory_id, &a.token)
+                .is_ok(),
+            "overlap window"
+        );
+        assert!(gh
+            .authenticate_scim(t0() + Duration::hours(2), &a.directory_id, &a.token)
+            .is_err());
+        assert!(gh
+            .authenticate_scim(t0() + Duration::hours(2), &a.directory_id, &rotated.token)
+            .is_ok());
+        gh.revoke_scim_token(&op(), &a.directory_id, &rotated.token_id)
+            .unwrap();
+        assert!(gh
+            .authenticate_scim(t0(), &a.directory_id, &rotated.token)
+            .is_err());
+        let views = gh.list_scim_tokens(&a.directory_id).unwrap();
+        assert_eq!(views.len(), 2);
+        assert!(views.iter().any(|v| v.revoked));
+        assert_eq!(gh.list_scim_directories("acme").unwrap().len(), 1);
+
+        // ETags: a stale If-Match is 412, the current one passes, If-None-Match gives 304.
+        let set_title = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "title", "value": "CTO"}]});
+        let stale = gh.scim_patch(
+            &scim_call(&a),
+            &a.client,
+            ScimKind::User,
+            &alice_id,
+            &set_title,
+            Some("W/\"7\""),
+        );
+        assert_eq!(scim_status(stale).0, 412);
+        let ok = gh
+            .scim_patch(
+                &scim_call(&a),
+                &a.client,
+                ScimKind::User,
+                &alice_id,
+                &set_title,
+                Some("W/\"1\""),
+            )
+            .unwrap();
+        assert_eq!(ok.etag.as_deref(), Some("W/\"2\""));
+        let cached = gh
+            .scim_get(
+                &a.client,
+                ScimKind::User,
+                &alice_id,
+                &Projection::default(),
+                Some("W/\"2\""),
+            )
+            .unwrap();
+        assert_eq!(cached.status, 304);
+
+        // userName is unique per tenant, case-insensitively; other tenants may reuse it.
+        let dup = gh.scim_create(&scim_call(&a), &a.client, ScimKind::User, &json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ALICE@acme.test"}));
+        assert_eq!(scim_status(dup).0, 409);
+        let dup = gh
+            .scim_create(
+                &scim_call(&a),
+                &a.client,
+                ScimKind::User,
+                &json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "x@acme.test"}),
+            )
+            .unwrap();
+        let x_id = dup.body.unwrap()["id"].as_str().unwrap().to_owned();
+        let rename = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "userName", "value": "Alice@ACME.test"}]});
+        let (status, t, _) = scim_status(gh.scim_patch(
+            &scim_call(&a),
+            &a.client,
+            ScimKind::User,
+            &x_id,
+            &rename,
+            None,
+        ));
+        assert_eq!((status, t), (409, Some("uniqueness")));
+        create(
+            &gh,
+            &b,
+            ScimKind::User,
+            &json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "alice@acme.test"}),
+        );
+
+        // Filters on attributes without an index are refused, naming the attribute.
+        let req =
+            SearchRequest::from_query([("filter", r#"title eq "CTO""#)], SCIM_PAGINATION).unwrap();
+        let (status, t, detail) = scim_status(gh.scim_search(&a.client, ScimKind::User, &req));
+        assert_eq!((status, t), (400, Some("invalidFilter")));
+        assert!(detail.contains("title"), "{detail}");
+        // Read-only attributes cannot be written.
+        let ro = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "groups", "value": [{"value": bgid}]}]});
+        assert_eq!(
+            scim_status(gh.scim_patch(
+                &scim_call(&a),
+                &a.client,
+                ScimKind::User,
+                &alice_id,
+                &ro,
+                None
+            ))
+            .0,
+            400
+        );
+    }
+}
+
+// ---------- SAML login + SCIM lifecycle ----------
+
+fn idp(entity_id: &str) -> (TestIdentityProvider, String) {
+    let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+    let mut name = X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", entity_id).unwrap();
+    let name = name.build();
+    let mut b = X509::builder().unwrap();
+    b.set_version(2).unwrap();
+    b.set_subject_name(&name).unwrap();
+    b.set_issuer_name(&name).unwrap();
+    b.set_pubkey(&key).unwrap();
+    b.set_not_before(&Asn1Time::from_unix(t0().timestamp() - 86_400).unwrap())
+        .unwrap();
+    b.set_not_after(&Asn1Time::from_unix(t0().timestamp() + 365 * 86_400).unwrap())
+        .unwrap();
+    b.sign(&key, MessageDigest::sha256()).unwrap();
+    let cert = b.build();
+    let pem = String::from_utf8(cert.to_pem().unwrap()).unwrap();
+    (
+        TestIdentityProvider::new(entity_id, key, cert).unwrap(),
+        pem,
+    )
+}
+
+fn browser() -> Call {
+    Call {
+        now: t0(),
+        correlation_id: "corr-1".into(),
+        actor: Actor::Browser,
+    }
+}
+
+/// A SAML login of `subject` through the tenant's connection.
+fn saml_login(
+    gh: &Gatehouse,
+    idp: &TestIdentityProvider,
+    conn: &SamlConnectionView,
+    subject: &str,
+) -> Result<LoginCompleted> {
+    let p: Vec<(String, String)> = [
+        ("response_type", "code"),
+        ("client_id", "app"),
+        ("redirect_uri", REDIRECT),
+        ("scope", "openid email"),
+        ("state", "st"),
+        ("nonce", "n"),
+        ("login_hint", subject),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let redirect = match gh.authorize_pairs(&browser(), &p).unwrap() {
+        AuthorizeOutcome::Redirect(url) => url,
+        other => panic!("{other:?}"),
+    };
+    let query = redirect.split_once('?').unwrap().1;
+    let decoded = decode_redirect(query, &RedirectLimits::DEFAULT).unwrap();
+    let root = saml_core::xml::parse(&decoded.xml, &Default::default()).unwrap();
+    let mut params = ResponseParams::new(&conn.acs_url, &conn.sp_entity_id, subject);
+    params.in_response_to = Some(root.attr("ID").unwrap().to_owned());
+    params.attributes = vec![("email".into(), vec![subject.to_lowercase()])];
+    let xml = idp
+        .response(&params, t0(), &mut FixedEntropy::new(next_seed()))
+        .unwrap();
+    gh.acs(
+        &browser(),
+        &conn.id,
+        &B64.encode(xml),
+        decoded.relay_state.as_deref(),
+    )
+}
+
+#[test]
+fn saml_login_links_to_the_scim_user_and_deactivation_ends_its_sessions() {
+    for engine in ENGINES {
+        let (db, gh) = tenant_world(engine);
+        gh.ensure_signing_key(&op()).unwrap();
+        gh.add_tenant_domain(&op(), "acme", "acme.test").unwrap();
+        let (idp, pem) = idp("https://idp.acme.test");
+        let conn = gh
+            .create_saml_connection(
+                &op(),
+                "acme",
+                NewSamlConnection {
+                    name: "Acme IdP".into(),
+                    vendor: "okta".into(),
+                    idp: IdpSource::Manual {
+                        entity_id: "https://idp.acme.test".into(),
+                        sso_url: "https://idp.acme.test/sso".into(),
+                        certificate_pem: pem,
+                    },
+                    allow_idp_initiated: false,
+                    default_client_id: None,
+                    default_redirect_uri: None,
+                    sign_requests: true,
+                    attribute_mapping: None,
+                },
+            )
+            .unwrap();
+        gh.register_client(
+            &op(),
+            NewClient {
+                name: "App".into(),
+                redirect_uris: vec![REDIRECT.into()],
+                public: false,
+                backchannel_logout_uri: None,
+                client_id: Some("app".into()),
+                client_secret: None,
+            },
+        )
+        .unwrap();
+        let d = directory(&gh, "acme", "Okta");
+        let alice = create(
+            &gh,
+            &d,
+            ScimKind::User,
+            &json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "Alice@acme.test",
+            "emails": [{"value": "alice@acme.test", "primary": true}]}),
+        );
+        let alice_id = alice["id"].as_str().unwrap().to_owned();
+
+        // The first SAML login links to the SCIM user (userName matches the subject,
+        // case-insensitively) instead of creating a second account.
+        let first = saml_login(&gh, &idp, &conn, "alice@ACME.test").unwrap();
+        let second = saml_login(&gh, &idp, &conn, "alice@ACME.test").unwrap();
+        let store = gh.store();
+        let session = store
+            .transaction(|c| storage::queries::find_session(c, &first.session_id))
+            .unwrap()
+            .unwrap();
+        assert_eq!(session.user_id, alice_id, "{engine:?}");
+        assert_eq!(gh.seat_count("acme").unwrap().active_users, 1);
+
+        // Deactivation ends every session at once; the next login is refused.
+        patch(
+            &gh,
+            &d,
+            ScimKind::User,
+            &alice_id,
+            &fixture("okta/user_deactivate.json", &[]),
+        );
+        for sid in [&first.session_id, &second.session_id] {
+            let s = store
+                .transaction(|c| storage::queries::find_session(c, sid))
+                .unwrap()
+                .unwrap();
+            assert!(s.revoked_at.is_some());
+            assert_eq!(s.revoked_reason.as_deref(), Some("user_deactivated"));
+        }
+        assert!(matches!(
+            saml_login(&gh, &idp, &conn, "alice@ACME.test"),
+            Err(GatehouseError::LoginFailed {
+                reason_code: "user_deactivated",
+                ..
+            })
+        ));
+
+        // DELETE hides the user from SCIM but keeps it; provisioning it again restores the same
+        // user (same id, same SAML link), active again.
+        let r = gh
+            .scim_delete(&scim_call(&d), &d.client, ScimKind::User, &alice_id, None)
+            .unwrap();
+        assert_eq!(r.status, 204);
+        assert_eq!(scim_status(get(&gh, &d, ScimKind::User, &alice_id)).0, 404);
+        let again = create_restored(&gh, &d);
+        assert_eq!(again, alice_id);
+        let back = saml_login(&gh, &idp, &conn, "alice@ACME.test").unwrap();
+        let s = store
+            .transaction(|c| storage::queries::find_session(c, &back.session_id))
+            .unwrap()
+            .unwrap();
+        assert_eq!(s.user_id, alice_id);
+        drop(db);
+    }
+}
+
+fn create_restored(gh: &Gatehouse, d: &Dir) -> String {
+    let r = gh
+        .scim_create(
+            &scim_call(d),
+            &d.client,
+            ScimKind::User,
+            &json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "alice@acme.test", "active": true}),
+        )
+        .unwrap();
+    assert_eq!(r.status, 201);
+    r.body.unwrap()["id"].as_str().unwrap().to_owned()
+}

@@ -1,0 +1,15 @@
+DROP INDEX users_tenant_active;
+DROP INDEX users_email_lower;
+DROP INDEX users_directory_external;
+DROP INDEX users_directory_created;
+DROP INDEX users_user_name;
+ALTER TABLE users DROP COLUMN version;
+ALTER TABLE users DROP COLUMN scim_resource;
+ALTER TABLE users DROP COLUMN external_id;
+ALTER TABLE users DROP COLUMN user_name_lower;
+ALTER TABLE users DROP COLUMN user_name;
+ALTER TABLE users DROP COLUMN directory_id;
+DROP TABLE group_members;
+DROP TABLE "groups";
+DROP TABLE scim_tokens;
+DROP TABLE scim_directories;

@@ -1,0 +1,656 @@
+//! Queries of SCIM provisioning: directories, their tokens, users as SCIM sees them, groups and
+//! memberships, and the filter language the facade translates SCIM filters into.
+//!
+//! Filters are executed as SQL on indexed columns only ([`UserField`], [`GroupField`]); the
+//! facade refuses every other attribute before a query is built, so no request can make the
+//! server scan resource JSON in the application.
+
+use crate::models::*;
+use crate::schema::*;
+use crate::{Conn, StorageError};
+use diesel::expression::BoxableExpression;
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Nullable, Text};
+
+type Result<T> = std::result::Result<T, StorageError>;
+type Db = <Conn as diesel::Connection>::Backend;
+
+fn classify<T>(r: QueryResult<T>) -> Result<T> {
+    r.map_err(StorageError::classify)
+}
+
+diesel::define_sql_function! {
+    /// SQL `lower()`, the same on both engines for ASCII.
+    fn lower(x: Nullable<Text>) -> Nullable<Text>;
+}
+
+diesel::define_sql_function! {
+    /// SQL `coalesce()` for a nullable condition, so that `not` over an unassigned attribute is
+    /// true (SCIM's `ne` semantics) instead of SQL's unknown.
+    fn coalesce(x: Nullable<Bool>, y: Bool) -> Bool;
+}
+
+// ---------- the filter language ----------
+
+/// A comparison operator of a translated filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// Equal.
+    Eq,
+    /// Not equal (true for an unassigned attribute).
+    Ne,
+    /// Contains.
+    Co,
+    /// Starts with.
+    Sw,
+    /// Ends with.
+    Ew,
+    /// Greater than.
+    Gt,
+    /// Greater than or equal.
+    Ge,
+    /// Less than.
+    Lt,
+    /// Less than or equal.
+    Le,
+    /// Has a value (the literal is ignored).
+    Present,
+}
+
+/// A literal of a translated filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lit {
+    /// Text, already lower-cased by the caller for case-insensitive fields.
+    Text(String),
+    /// A boolean.
+    Bool(bool),
+    /// No literal (`pr`).
+    None,
+}
+
+/// A condition tree over the fields `F` of one table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cond<F> {
+    /// Both hold.
+    And(Box<Cond<F>>, Box<Cond<F>>),
+    /// Either holds.
+    Or(Box<Cond<F>>, Box<Cond<F>>),
+    /// The inner condition does not hold.
+    Not(Box<Cond<F>>),
+    /// `field op literal`.
+    Test {
+        /// Column.
+        field: F,
+        /// Operator.
+        op: Op,
+        /// Literal.
+        value: Lit,
+    },
+}
+
+/// The filterable (indexed) columns of a SCIM user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserField {
+    /// `id` (exact).
+    Id,
+    /// `userName` (compared lower-cased).
+    UserName,
+    /// `externalId` (exact).
+    ExternalId,
+    /// `active` (boolean).
+    Active,
+    /// `emails.value` (the user's e-mail column, compared lower-cased).
+    Email,
+    /// `meta.created` (unix seconds as text is not comparable: only sorting uses it).
+    Created,
+    /// `meta.lastModified` (sorting only).
+    Modified,
+}
+
+/// The filterable (indexed) columns of a SCIM group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupField {
+    /// `id` (exact).
+    Id,
+    /// `displayName` (compared lower-cased).
+    DisplayName,
+    /// `externalId` (exact).
+    ExternalId,
+    /// `members.value`: the group has this user as a member (`eq` only).
+    Member,
+    /// `meta.created` (sorting only).
+    Created,
+    /// `meta.lastModified` (sorting only).
+    Modified,
+}
+
+/// Sorting and paging of a search.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<F> {
+    /// Sort column, `None` for creation order.
+    pub sort_by: Option<F>,
+    /// Descending instead of ascending.
+    pub descending: bool,
+    /// Rows to skip.
+    pub offset: i64,
+    /// Rows to return.
+    pub limit: i64,
+}
+
+type UserExpr = Box<dyn BoxableExpression<users::table, Db, SqlType = Nullable<Bool>>>;
+type GroupExpr = Box<dyn BoxableExpression<groups::table, Db, SqlType = Nullable<Bool>>>;
+
+fn like_pattern(op: Op, v: &str) -> String {
+    let escaped = v
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    match op {
+        Op::Co => format!("%{escaped}%"),
+        Op::Sw => format!("{escaped}%"),
+        _ => format!("%{escaped}"),
+    }
+}
+
+/// `expr op text` for a `Nullable<Text>` expression; `None` if the literal does not fit.
+macro_rules! text_test {
+    ($expr:expr, $op:expr, $value:expr) => {{
+        match ($op, $value) {
+            (Op::Present, _) => Some(Box::new($expr.is_not_null().nullable()) as _),
+            (Op::Eq, Lit::Text(v)) => Some(Box::new($expr.eq(v.clone())) as _),
+            (Op::Ne, Lit::Text(v)) => {
+                Some(Box::new(coalesce($expr.ne(v.clone()), true).nullable()) as _)
+            }
+            (op @ (Op::Co | Op::Sw | Op::Ew), Lit::Text(v)) => {
+                Some(Box::new($expr.like(like_pattern(op, v)).escape('\\')) as _)
+            }
+            (Op::Gt, Lit::Text(v)) => Some(Box::new($expr.gt(v.clone())) as _),
+            (Op::Ge, Lit::Text(v)) => Some(Box::new($expr.ge(v.clone())) as _),
+            (Op::Lt, Lit::Text(v)) => Some(Box::new($expr.lt(v.clone())) as _),
+            (Op::Le, Lit::Text(v)) => Some(Box::new($expr.le(v.clone())) as _),
+            _ => None,
+        }
+    }};
+}
+
+fn user_expr(c: &Cond<UserField>) -> Option<UserExpr> {
+    Some(match c {
+        Cond::And(a, b) => Box::new(user_expr(a)?.and(user_expr(b)?)),
+        Cond::Or(a, b) => Box::new(user_expr(a)?.or(user_expr(b)?)),
+        Cond::Not(a) => Box::new(diesel::dsl::not(coalesce(user_expr(a)?, false)).nullable()),
+        Cond::Test { field, op, value } => match field {
+            UserField::Id => text_test!(users::id.nullable(), *op, value)?,
+            UserField::UserName => text_test!(users::user_name_lower, *op, value)?,
+            UserField::ExternalId => text_test!(users::external_id, *op, value)?,
+            UserField::Email => text_test!(lower(users::email), *op, value)?,
+            UserField::Active => match (op, value) {
+                (Op::Eq, Lit::Bool(b)) => Box::new(users::active.eq(*b).nullable()),
+                (Op::Ne, Lit::Bool(b)) => Box::new(users::active.ne(*b).nullable()),
+                (Op::Present, _) => Box::new(users::active.is_not_null().nullable()),
+                _ => return None,
+            },
+            UserField::Created | UserField::Modified => return None,
+        },
+    })
+}
+
+fn group_expr(c: &Cond<GroupField>) -> Option<GroupExpr> {
+    Some(match c {
+        Cond::And(a, b) => Box::new(group_expr(a)?.and(group_expr(b)?)),
+        Cond::Or(a, b) => Box::new(group_expr(a)?.or(group_expr(b)?)),
+        Cond::Not(a) => Box::new(diesel::dsl::not(coalesce(group_expr(a)?, false)).nullable()),
+        Cond::Test { field, op, value } => match field {
+            GroupField::Id => text_test!(groups::id.nullable(), *op, value)?,
+            GroupField::DisplayName => {
+                text_test!(groups::display_name_lower.nullable(), *op, value)?
+            }
+            GroupField::ExternalId => text_test!(groups::external_id, *op, value)?,
+            GroupField::Member => match (op, value) {
+                (Op::Eq, Lit::Text(v)) => Box::new(
+                    groups::id
+                        .eq_any(
+                            group_members::table
+                                .filter(group_members::user_id.eq(v.clone()))
+                                .select(group_members::group_id),
+                        )
+                        .nullable(),
+                ),
+                _ => return None,
+            },
+            GroupField::Created | GroupField::Modified => return None,
+        },
+    })
+}
+
+/// Why a condition could not be translated (an operator the field does not support).
+fn unsupported() -> StorageError {
+    StorageError::Query {
+        source: diesel::result::Error::QueryBuilderError(
+            "filter operator not supported for this column".into(),
+        ),
+    }
+}
+
+// ---------- directories and tokens ----------
+
+/// Create a SCIM directory.
+pub fn insert_directory(conn: &mut Conn, row: &ScimDirectory) -> Result<()> {
+    classify(
+        diesel::insert_into(scim_directories::table)
+            .values(row)
+            .execute(conn),
+    )
+    .map(drop)
+}
+
+/// A directory by id.
+pub fn find_directory(conn: &mut Conn, id: &str) -> Result<Option<ScimDirectory>> {
+    classify(
+        scim_directories::table
+            .find(id)
+            .select(ScimDirectory::as_select())
+            .first(conn)
+            .optional(),
+    )
+}
+
+/// The directories of a tenant, oldest first.
+pub fn list_directories(conn: &mut Conn, tenant_id: &str) -> Result<Vec<ScimDirectory>> {
+    classify(
+        scim_directories::table
+            .filter(scim_directories::tenant_id.eq(tenant_id))
+            .order((
+                scim_directories::created_at.asc(),
+                scim_directories::id.asc(),
+            ))
+            .select(ScimDirectory::as_select())
+            .load(conn),
+    )
+}
+
+/// Store a token hash.
+pub fn insert_token(conn: &mut Conn, row: &ScimToken) -> Result<()> {
+    classify(
+        diesel::insert_into(scim_tokens::table)
+            .values(row)
+            .execute(conn),
+    )
+    .map(drop)
+}
+
+/// The live token with this hash (not revoked, not past its overlap window) and its directory.
+/// The lookup is by the unique hash index, so no secret is compared byte by byte in the app.
+pub fn find_live_token(
+    conn: &mut Conn,
+    token_hash: &str,
+    now: i64,
+) -> Result<Option<(ScimToken, ScimDirectory)>> {
+    classify(
+        scim_tokens::table
+            .inner_join(scim_directories::table)
+            .filter(scim_tokens::token_hash.eq(token_hash))
+            .filter(scim_tokens::revoked_at.is_null())
+            .filter(
+                scim_tokens::expires_at
+                    .is_null()
+                    .or(scim_tokens::expires_at.gt(now)),
+            )
+            .select((ScimToken::as_select(), ScimDirectory::as_select()))
+            .first(conn)
+            .optional(),
+    )
+}
+
+/// The tokens of a directory, oldest first.
+pub fn list_tokens(conn: &mut Conn, directory_id: &str) -> Result<Vec<ScimToken>> {
+    classify(
+        scim_tokens::table
+            .filter(scim_tokens::directory_id.eq(directory_id))
+            .order((scim_tokens::created_at.asc(), scim_tokens::id.asc()))
+            .select(ScimToken::as_select())
+            .load(conn),
+    )
+}
+
+/// End the live tokens of a directory at `expires_at` (those already ending earlier keep their
+/// end); returns how many changed.
+pub fn expire_tokens(conn: &mut Conn, directory_id: &str, expires_at: i64) -> Result<usize> {
+    classify(
+        diesel::update(
+            scim_tokens::table
+                .filter(scim_tokens::directory_id.eq(directory_id))
+                .filter(scim_tokens::revoked_at.is_null())
+                .filter(
+                    scim_tokens::expires_at
+                        .is_null()
+                        .or(scim_tokens::expires_at.gt(expires_at)),
+                ),
+        )
+        .set(scim_tokens::expires_at.eq(Some(expires_at)))
+        .execute(conn),
+    )
+}
+
+/// Revoke one token of a directory; returns whether it existed and was live.
+pub fn revoke_token(conn: &mut Conn, directory_id: &str, id: &str, at: i64) -> Result<bool> {
+    let n = classify(
+        diesel::update(
+            scim_tokens::table
+                .find(id)
+                .filter(scim_tokens::directory_id.eq(directory_id))
+                .filter(scim_tokens::revoked_at.is_null()),
+        )
+        .set(scim_tokens::revoked_at.eq(Some(at)))
+        .execute(conn),
+    )?;
+    Ok(n == 1)
+}
+
+// ---------- users ----------
+
+/// A user provisioned by `directory_id`.
+pub fn find_directory_user(conn: &mut Conn, directory_id: &str, id: &str) -> Result<Option<User>> {
+    classify(
+        users::table
+            .find(id)
+            .filter(users::directory_id.eq(directory_id))
+            .select(User::as_select())
+            .first(conn)
+            .optional(),
+    )
+}
+
+/// The user of a tenant holding a (lower-cased) `userName`, whichever directory owns it.
+pub fn find_user_by_user_name(
+    conn: &mut Conn,
+    tenant_id: &str,
+    user_name_lower: &str,
+) -> Result<Option<User>> {
+    classify(
+        users::table
+            .filter(users::tenant_id.eq(tenant_id))
+            .filter(users::user_name_lower.eq(user_name_lower))
+            .select(User::as_select())
+            .first(conn)
+            .optional(),
+    )
+}
+
+/// The SCIM-provisioned user a first SAML login links to: same tenant, not yet linked to any
+/// connection, and whose `userName` equals the asserted subject or e-mail, or whose e-mail
+/// equals the asserted e-mail (all lower-cased by the caller).
+pub fn find_link_candidate(
+    conn: &mut Conn,
+    tenant_id: &str,
+    subject_lower: &str,
+    email_lower: Option<&str>,
+) -> Result<Option<User>> {
+    let mut names = vec![subject_lower.to_owned()];
+    if let Some(e) = email_lower {
+        names.push(e.to_owned());
+    }
+    let by_name = classify(
+        users::table
+            .filter(users::tenant_id.eq(tenant_id))
+            .filter(users::connection_id.is_null())
+            .filter(users::user_name_lower.eq_any(&names))
+            .select(User::as_select())
+            .first(conn)
+            .optional(),
+    )?;
+    if by_name.is_some() {
+        return Ok(by_name);
+    }
+    let Some(email) = email_lower else {
+        return Ok(None);
+    };
+    classify(
+        users::table
+            .filter(users::tenant_id.eq(tenant_id))
+            .filter(users::connection_id.is_null())
+            .filter(users::user_name_lower.is_not_null())
+            .filter(lower(users::email).eq(email))
+            .order(users::created_at.asc())
+            .select(User::as_select())
+            .first(conn)
+            .optional(),
+    )
+}
+
+/// Which of `ids` are users of `directory_id`.
+pub fn existing_directory_users(
+    conn: &mut Conn,
+    directory_id: &str,
+    ids: &[String],
+) -> Result<Vec<String>> {
+    let mut out = Vec::with_capacity(ids.len());
+    // Chunked so that a 10,000-member push stays under every engine's bind-parameter limit.
+    for chunk in ids.chunks(500) {
+        out.extend(classify(
+            users::table
+                .filter(users::directory_id.eq(directory_id))
+                .filter(users::id.eq_any(chunk))
+                .select(users::id)
+                .load::<String>(conn),
+        )?);
+    }
+    Ok(out)
+}
+
+/// Users of a directory matching `cond`: the total count and one page.
+pub fn search_users(
+    conn: &mut Conn,
+    directory_id: &str,
+    cond: Option<&Cond<UserField>>,
+    page: &Page<UserField>,
+) -> Result<(i64, Vec<User>)> {
+    let build = || -> Result<_> {
+        let mut q = users::table
+            .filter(users::directory_id.eq(directory_id.to_owned()))
+            .into_boxed();
+        if let Some(c) = cond {
+            q = q.filter(user_expr(c).ok_or_else(unsupported)?);
+        }
+        Ok(q)
+    };
+    let total: i64 = classify(build()?.count().get_result(conn))?;
+    let mut q = build()?;
+    q = match (page.sort_by, page.descending) {
+        (Some(UserField::UserName), false) => q.order(users::user_name_lower.asc()),
+        (Some(UserField::UserName), true) => q.order(users::user_name_lower.desc()),
+        (Some(UserField::ExternalId), false) => q.order(users::external_id.asc()),
+        (Some(UserField::ExternalId), true) => q.order(users::external_id.desc()),
+        (Some(UserField::Email), false) => q.order(users::email.asc()),
+        (Some(UserField::Email), true) => q.order(users::email.desc()),
+        (Some(UserField::Active), false) => q.order(users::active.asc()),
+        (Some(UserField::Active), true) => q.order(users::active.desc()),
+        (Some(UserField::Modified), false) => q.order(users::updated_at.asc()),
+        (Some(UserField::Modified), true) => q.order(users::updated_at.desc()),
+        (Some(UserField::Id), false) => q.order(users::id.asc()),
+        (Some(UserField::Id), true) => q.order(users::id.desc()),
+        (_, true) => q.order(users::created_at.desc()),
+        (_, false) => q.order(users::created_at.asc()),
+    };
+    let rows = classify(
+        q.then_order_by(users::id.asc())
+            .offset(page.offset)
+            .limit(page.limit)
+            .select(User::as_select())
+            .load(conn),
+    )?;
+    Ok((total, rows))
+}
+
+/// Active users of a tenant: the seat count.
+pub fn count_active_users(conn: &mut Conn, tenant_id: &str) -> Result<i64> {
+    classify(
+        users::table
+            .filter(users::tenant_id.eq(tenant_id))
+            .filter(users::active.eq(true))
+            .count()
+            .get_result(conn),
+    )
+}
+
+// ---------- groups ----------
+
+/// Create a group.
+pub fn insert_group(conn: &mut Conn, row: &Group) -> Result<()> {
+    classify(diesel::insert_into(groups::table).values(row).execute(conn)).map(drop)
+}
+
+/// Replace every column of a group.
+pub fn update_group(conn: &mut Conn, row: &Group) -> Result<usize> {
+    classify(
+        diesel::update(groups::table.find(&row.id))
+            .set(row)
+            .execute(conn),
+    )
+}
+
+/// A group of `directory_id`.
+pub fn find_directory_group(
+    conn: &mut Conn,
+    directory_id: &str,
+    id: &str,
+) -> Result<Option<Group>> {
+    classify(
+        groups::table
+            .find(id)
+            .filter(groups::directory_id.eq(directory_id))
+            .select(Group::as_select())
+            .first(conn)
+            .optional(),
+    )
+}
+
+/// Delete a group and its memberships.
+pub fn delete_group(conn: &mut Conn, id: &str) -> Result<usize> {
+    classify(
+        diesel::delete(group_members::table.filter(group_members::group_id.eq(id))).execute(conn),
+    )?;
+    classify(diesel::delete(groups::table.find(id)).execute(conn))
+}
+
+/// Groups of a directory matching `cond`: the total count and one page.
+pub fn search_groups(
+    conn: &mut Conn,
+    directory_id: &str,
+    cond: Option<&Cond<GroupField>>,
+    page: &Page<GroupField>,
+) -> Result<(i64, Vec<Group>)> {
+    let build = || -> Result<_> {
+        let mut q = groups::table
+            .filter(groups::directory_id.eq(directory_id.to_owned()))
+            .into_boxed();
+        if let Some(c) = cond {
+            q = q.filter(group_expr(c).ok_or_else(unsupported)?);
+        }
+        Ok(q)
+    };
+    let total: i64 = classify(build()?.count().get_result(conn))?;
+    let mut q = build()?;
+    q = match (page.sort_by, page.descending) {
+        (Some(GroupField::DisplayName), false) => q.order(groups::display_name_lower.asc()),
+        (Some(GroupField::DisplayName), true) => q.order(groups::display_name_lower.desc()),
+        (Some(GroupField::ExternalId), false) => q.order(groups::external_id.asc()),
+        (Some(GroupField::ExternalId), true) => q.order(groups::external_id.desc()),
+        (Some(GroupField::Modified), false) => q.order(groups::updated_at.asc()),
+        (Some(GroupField::Modified), true) => q.order(groups::updated_at.desc()),
+        (Some(GroupField::Id), false) => q.order(groups::id.asc()),
+        (Some(GroupField::Id), true) => q.order(groups::id.desc()),
+        (_, true) => q.order(groups::created_at.desc()),
+        (_, false) => q.order(groups::created_at.asc()),
+    };
+    let rows = classify(
+        q.then_order_by(groups::id.asc())
+            .offset(page.offset)
+            .limit(page.limit)
+            .select(Group::as_select())
+            .load(conn),
+    )?;
+    Ok((total, rows))
+}
+
+/// Members of a group as (user id, userName), in userName order.
+pub fn list_group_members(
+    conn: &mut Conn,
+    group_id: &str,
+) -> Result<Vec<(String, Option<String>)>> {
+    classify(
+        group_members::table
+            .inner_join(users::table)
+            .filter(group_members::group_id.eq(group_id))
+            .order(users::user_name_lower.asc())
+            .select((users::id, users::user_name))
+            .load(conn),
+    )
+}
+
+/// Add members (ids already checked to be users of the group's directory); existing ones are
+/// skipped.
+pub fn add_group_members(conn: &mut Conn, group_id: &str, user_ids: &[String]) -> Result<()> {
+    let existing: std::collections::HashSet<String> = classify(
+        group_members::table
+            .filter(group_members::group_id.eq(group_id))
+            .select(group_members::user_id)
+            .load::<String>(conn),
+    )?
+    .into_iter()
+    .collect();
+    // One row per statement: the multi-engine backend has no batch insert. It runs inside the
+    // caller's transaction, so a large push is still one commit.
+    for id in user_ids.iter().filter(|id| !existing.contains(id.as_str())) {
+        classify(
+            diesel::insert_into(group_members::table)
+                .values((
+                    group_members::group_id.eq(group_id),
+                    group_members::user_id.eq(id),
+                ))
+                .execute(conn),
+        )?;
+    }
+    Ok(())
+}
+
+/// Remove members of a group.
+pub fn remove_group_members(conn: &mut Conn, group_id: &str, user_ids: &[String]) -> Result<()> {
+    for chunk in user_ids.chunks(500) {
+        classify(
+            diesel::delete(
+                group_members::table
+                    .filter(group_members::group_id.eq(group_id))
+                    .filter(group_members::user_id.eq_any(chunk)),
+            )
+            .execute(conn),
+        )?;
+    }
+    Ok(())
+}
+
+/// The groups a user belongs to as (group id, displayName), by name.
+pub fn groups_of_user(conn: &mut Conn, user_id: &str) -> Result<Vec<(String, String)>> {
+    classify(
+        group_members::table
+            .inner_join(groups::table)
+            .filter(group_members::user_id.eq(user_id))
+            .order(groups::display_name_lower.asc())
+            .select((groups::id, groups::display_name))
+            .load(conn),
+    )
+}
+
+/// Remove a user from every group; returns the group ids it left.
+pub fn remove_user_memberships(conn: &mut Conn, user_id: &str) -> Result<Vec<String>> {
+    let ids: Vec<String> = classify(
+        group_members::table
+            .filter(group_members::user_id.eq(user_id))
+            .select(group_members::group_id)
+            .load(conn),
+    )?;
+    classify(
+        diesel::delete(group_members::table.filter(group_members::user_id.eq(user_id)))
+            .execute(conn),
+    )?;
+    Ok(ids)
+}
