@@ -18,8 +18,10 @@ use scim_model::{
     AttrPath, BulkLimits, ChangeSummary, CompareOp, Filter, Meta, PaginationLimits, PatchRequest,
     Projection, ScimError, SearchRequest, SortOrder,
 };
+use scim_model::{BulkMethod, BulkOperation, BulkOperationResult, BulkRequest, BulkResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
 use storage::scim::{self as sq, Cond, GroupField, Lit, Op, Page, UserField};
 use storage::{models, queries, StorageError};
 
@@ -1613,6 +1615,141 @@ impl Gatehouse {
                 })
             }
         })
+    }
+}
+
+/// The RFC 7644 §3.12 error body for a SCIM error (the server and bulk responses use it).
+pub fn scim_error_body(status: u16, scim_type: Option<&str>, detail: &str) -> Value {
+    let mut body = json!({
+        "schemas": [scim_model::error::ERROR_SCHEMA],
+        "status": status.to_string(),
+        "detail": detail,
+    });
+    if let (Some(t), Some(o)) = (scim_type, body.as_object_mut()) {
+        o.insert("scimType".into(), Value::String(t.to_owned()));
+    }
+    body
+}
+
+/// Status and SCIM body of a facade error inside a bulk response (storage and internal
+/// failures are reported without their detail).
+fn bulk_failure(op: &BulkOperation, e: &GatehouseError) -> BulkOperationResult {
+    let (status, scim_type, detail) = match e {
+        GatehouseError::Scim {
+            status,
+            scim_type,
+            detail,
+        } => (*status, *scim_type, detail.clone()),
+        GatehouseError::Storage(_) => (503, None, "temporarily unavailable".to_owned()),
+        other => (500, None, error_kind(other).to_string()),
+    };
+    BulkOperationResult {
+        method: op.method,
+        bulk_id: op.bulk_id.clone(),
+        version: None,
+        location: None,
+        status,
+        response: Some(scim_error_body(status, scim_type, &detail)),
+    }
+}
+
+fn error_kind(e: &GatehouseError) -> &'static str {
+    match e {
+        GatehouseError::NotFound { .. } => "not found",
+        GatehouseError::InvalidInput { .. } => "invalid input",
+        _ => "internal error",
+    }
+}
+
+impl Gatehouse {
+    /// `POST /Bulk`: the operations run in dependency order (`bulkId:` references resolved to
+    /// the ids created earlier in the request), each in its own transaction, stopping after
+    /// `failOnErrors` failures.
+    pub fn scim_bulk(&self, call: &Call, client: &ScimClient, body: &[u8]) -> Result<Value> {
+        let req = BulkRequest::parse(body, SCIM_BULK_LIMITS)?;
+        let order = req.execution_order()?;
+        let mut resolved: BTreeMap<String, String> = BTreeMap::new();
+        let mut out = Vec::with_capacity(order.len());
+        let mut errors: u64 = 0;
+        for i in order {
+            if req.fail_on_errors.is_some_and(|max| errors >= max) {
+                break;
+            }
+            let Some(op) = req.operations.get(i) else {
+                continue;
+            };
+            match self.bulk_one(call, client, op, &resolved) {
+                Ok((result, id)) => {
+                    if let (Some(b), Some(id)) = (&op.bulk_id, id) {
+                        resolved.insert(b.clone(), id);
+                    }
+                    out.push(result);
+                }
+                Err(e) => {
+                    errors += 1;
+                    out.push(bulk_failure(op, &e));
+                }
+            }
+        }
+        Ok(BulkResponse { operations: out }.to_json())
+    }
+
+    fn bulk_one(
+        &self,
+        call: &Call,
+        client: &ScimClient,
+        op: &BulkOperation,
+        resolved: &BTreeMap<String, String>,
+    ) -> Result<(BulkOperationResult, Option<String>)> {
+        let path = scim_model::bulk::resolve_bulk_path(&op.path, resolved)?;
+        let resolved_op = BulkOperation { path, ..op.clone() };
+        let (schema, id) = resolved_op.target()?;
+        let kind = if schema.name == schema::GROUP.name {
+            ScimKind::Group
+        } else {
+            ScimKind::User
+        };
+        let mut data = op.data.clone().unwrap_or(Value::Null);
+        scim_model::bulk::resolve_bulk_ids(&mut data, resolved)?;
+        let version = op.version.as_deref();
+        let id = id.unwrap_or_default();
+        let r = match op.method {
+            BulkMethod::Post => self.scim_create(call, client, kind, &data)?,
+            BulkMethod::Put => self.scim_replace(call, client, kind, id, &data, version)?,
+            BulkMethod::Patch => self.scim_patch(call, client, kind, id, &data, version)?,
+            BulkMethod::Delete => self.scim_delete(call, client, kind, id, version)?,
+        };
+        let created_id = r
+            .body
+            .as_ref()
+            .and_then(|b| b.get("id"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let location = r
+            .body
+            .as_ref()
+            .and_then(|b| b.pointer("/meta/location"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .or_else(|| {
+                Some(format!(
+                    "{}{}",
+                    self.scim_base_url(&client.directory_id),
+                    resolved_op.path
+                ))
+            });
+        Ok((
+            BulkOperationResult {
+                method: op.method,
+                bulk_id: op.bulk_id.clone(),
+                version: r.etag.clone(),
+                location,
+                status: r.status,
+                // Successful operations are summarised by status and location (RFC 7644 §3.7.3).
+                response: None,
+            },
+            created_id,
+        ))
     }
 }
 

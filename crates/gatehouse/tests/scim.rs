@@ -703,6 +703,46 @@ fn isolation_tokens_etags_and_uniqueness() {
     }
 }
 
+#[test]
+fn bulk_resolves_bulk_ids_and_stops_after_fail_on_errors() {
+    for engine in ENGINES {
+        let (_db, gh) = tenant_world(engine);
+        let d = directory(&gh, "acme", "Bulk");
+        let body = json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+            "failOnErrors": 1,
+            "Operations": [
+                {"method": "POST", "path": "/Groups", "bulkId": "g",
+                 "data": {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                          "displayName": "Ops", "members": [{"value": "bulkId:u"}]}},
+                {"method": "POST", "path": "/Users", "bulkId": "u",
+                 "data": {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "dana@acme.test"}},
+                {"method": "POST", "path": "/Users", "bulkId": "dup",
+                 "data": {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "DANA@acme.test"}},
+                {"method": "DELETE", "path": "/Groups/bulkId:g"},
+            ]
+        });
+        let out = gh
+            .scim_bulk(&scim_call(&d), &d.client, body.to_string().as_bytes())
+            .unwrap();
+        let ops = out["Operations"].as_array().unwrap();
+        let statuses: Vec<&str> = ops.iter().map(|o| o["status"].as_str().unwrap()).collect();
+        // The user runs first (the group refers to it); the duplicate fails and stops the rest.
+        assert_eq!(statuses, ["201", "201", "409"], "{engine:?} {out}");
+        assert_eq!(ops[2]["response"]["scimType"], "uniqueness");
+        let groups = search(&gh, &d, ScimKind::Group, &[]);
+        assert_eq!(
+            groups["Resources"][0]["members"].as_array().unwrap().len(),
+            1
+        );
+        let too_big = vec![b' '; SCIM_BULK_LIMITS.max_payload_size + 1];
+        assert_eq!(
+            scim_status(gh.scim_bulk(&scim_call(&d), &d.client, &too_big)).0,
+            413
+        );
+    }
+}
+
 // ---------- SAML login + SCIM lifecycle ----------
 
 fn idp(entity_id: &str) -> (TestIdentityProvider, String) {
