@@ -201,6 +201,11 @@ async fn delete_connection(
     Ok(HttpResponse::NoContent().finish())
 }
 
+async fn refresh_metadata(req: HttpRequest, gh: Facade, path: web::Path<String>) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    Ok(ok(run(&gh, Surface::Admin, c, move |gh, c| gh.refresh_saml_metadata(c, &path)).await?))
+}
+
 async fn sp_metadata(
     req: HttpRequest,
     gh: Facade,

@@ -532,6 +532,29 @@ impl Gatehouse {
         })
     }
 
+    /// Re-read the IdP's metadata from the URL the connection was created from (certificate
+    /// rollover: every signing certificate listed is trusted from now on, dropped ones no longer).
+    pub fn refresh_saml_metadata(&self, call: &Call, id: &str) -> Result<SamlConnectionView> {
+        let url = self
+            .store
+            .transaction(|conn| find_connection(conn, id))?
+            .metadata_url
+            .ok_or_else(|| {
+                GatehouseError::invalid(
+                    "metadata_url",
+                    "this connection was not created from a metadata URL",
+                )
+            })?;
+        self.update_saml_connection(
+            call,
+            id,
+            SamlConnectionUpdate {
+                idp: Some(IdpSource::MetadataUrl(url)),
+                ..Default::default()
+            },
+        )
+    }
+
     /// Delete a connection (users it created stay, and can be linked to another connection later).
     pub fn delete_saml_connection(&self, call: &Call, id: &str) -> Result<()> {
         self.store.transaction(|conn| {

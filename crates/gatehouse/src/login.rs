@@ -12,7 +12,7 @@ use saml_core::authn_request::{
     self, AuthnRequest, RedirectSigner, RequestId, RequestedAuthnContext,
 };
 use saml_core::dsig::{AlgorithmPolicy, TrustedKeys};
-use saml_core::response::{self, ExpectedRequest, ValidationRequest, VerifiedAssertion};
+use saml_core::response::{self, ExpectedRequest, ValidationRequest};
 use saml_core::SamlError;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -445,13 +445,29 @@ impl Gatehouse {
         let code = format!("ghc_{}", self.random_hex(32));
         let session_id = format!("ses_{}", self.random_hex(16));
         let new_user_id = format!("usr_{}", self.random_hex(12));
+        // Replay: the assertion id is remembered until it could no longer be valid anyway, in its
+        // own committed transaction so that a login refused later (deactivated user, ...) still
+        // burns the assertion. The row lives in the shared database, so every replica refuses a
+        // second use.
+        let replay_key = format!("{}|{}", rt.row.id, assertion.assertion_id());
+        let keep_until = (assertion.not_on_or_after() + self.config.clock_skew).timestamp();
+        let fresh = self
+            .store
+            .transaction(|conn| queries::remember_once(conn, &replay_key, keep_until))?;
+        if !fresh {
+            return Err(AcsFailure {
+                tenant_id: Some(tenant_id.clone()),
+                reason_code: "replay",
+                subject: Some(subject.clone()),
+                detail: String::new(),
+            });
+        }
         let outcome: Result<(), AcsFailure> = self.store.transaction(|conn| {
             let storage_fail = |e: GatehouseError| fail(tenant, "storage", e.to_string());
             self.complete_login(
                 conn,
                 call,
                 &rt.row,
-                &assertion,
                 &identity,
                 flow.as_ref(),
                 LoginIds {
@@ -495,21 +511,11 @@ impl Gatehouse {
         conn: &mut storage::Conn,
         call: &Call,
         connection: &models::SamlConnection,
-        assertion: &VerifiedAssertion,
         identity: &gatehouse_types::ExternalIdentity,
         flow: Option<&models::LoginFlow>,
         ids: LoginIds<'_>,
     ) -> Result<(), LoginStep> {
         let now = call.now.timestamp();
-        // Replay: the assertion id is remembered until it could no longer be valid anyway. The
-        // row lives in the shared database, so every replica refuses the second use.
-        let replay_key = format!("{}|{}", connection.id, assertion.assertion_id());
-        let keep_until = (assertion.not_on_or_after() + self.config.clock_skew).timestamp();
-        if !queries::remember_once(conn, &replay_key, keep_until)
-            .map_err(|e| LoginStep::Error(e.into()))?
-        {
-            return Err(LoginStep::Refused("replay"));
-        }
         if let Some(f) = flow {
             if !queries::consume_login_flow(conn, &f.id).map_err(|e| LoginStep::Error(e.into()))? {
                 return Err(LoginStep::Refused("flow_reused"));

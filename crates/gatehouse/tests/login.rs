@@ -746,3 +746,85 @@ fn post_binding_sends_an_enveloped_signed_authn_request() {
         saml_core::dsig::verify_enveloped(&root, &root, &keys, &Default::default()).unwrap();
     });
 }
+
+/// Serve `body` over HTTP on loopback for `requests` requests (metadata URL tests).
+fn serve(body: String, requests: usize) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/metadata.xml", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(requests) {
+            let mut stream = stream.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = write!(stream, "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}", body.len(), body);
+        }
+    });
+    url
+}
+
+#[test]
+fn connections_from_a_metadata_url_trust_every_listed_certificate_and_refresh() {
+    let metadata = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/saml/metadata/okta.xml"
+    ))
+    .unwrap();
+    let expected = saml_core::metadata::parse_idp_metadata(metadata.as_bytes()).unwrap();
+    let url = serve(metadata, 2);
+    let db = TestDatabase::new(Engine::Sqlite).unwrap();
+    let gh = facade(&db, 7);
+    gh.create_tenant(&op(t0()), NewTenant::new("acme", "Acme"))
+        .unwrap();
+    let created = gh
+        .create_saml_connection(
+            &op(t0()),
+            "acme",
+            NewSamlConnection {
+                name: "Okta".into(),
+                vendor: "okta".into(),
+                idp: IdpSource::MetadataUrl(url.clone()),
+                allow_idp_initiated: false,
+                default_client_id: None,
+                default_redirect_uri: None,
+                sign_requests: true,
+                attribute_mapping: None,
+            },
+        )
+        .unwrap();
+    assert_eq!(created.idp_entity_id, expected.entity_id);
+    assert_eq!(
+        created.idp_certificates.len(),
+        expected.signing_certificates.len()
+    );
+    assert_eq!(created.metadata_url.as_deref(), Some(url.as_str()));
+    let refreshed = gh.refresh_saml_metadata(&op(t0()), &created.id).unwrap();
+    assert_eq!(refreshed.idp_certificates, created.idp_certificates);
+    // A plain-http URL that is not loopback is refused before any request is made.
+    let e = gh
+        .create_saml_connection(
+            &op(t0()),
+            "acme",
+            NewSamlConnection {
+                name: "Okta".into(),
+                vendor: "okta".into(),
+                idp: IdpSource::MetadataUrl("http://idp.example.com/metadata".into()),
+                allow_idp_initiated: false,
+                default_client_id: None,
+                default_redirect_uri: None,
+                sign_requests: true,
+                attribute_mapping: None,
+            },
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            GatehouseError::InvalidInput {
+                field: "metadata_url",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+}

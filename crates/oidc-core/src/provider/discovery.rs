@@ -54,8 +54,10 @@ pub struct DiscoveryDocument {
     pub jwks_uri: String,
     /// `{issuer}/oauth/introspect` (RFC 7662).
     pub introspection_endpoint: String,
-    /// `{issuer}/oauth/logout` (RP-initiated logout).
-    pub end_session_endpoint: String,
+    /// `{issuer}/oauth/logout` (RP-initiated logout) once the server implements it; absent
+    /// until then, because discovery must only advertise what works.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_session_endpoint: Option<String>,
     /// Scopes clients may request.
     pub scopes_supported: &'static [&'static str],
     /// Only the authorization code flow.
@@ -123,9 +125,9 @@ impl DiscoveryDocument {
             userinfo_endpoint: endpoint("/oauth/userinfo"),
             jwks_uri: endpoint("/oauth/jwks"),
             introspection_endpoint: endpoint("/oauth/introspect"),
-            end_session_endpoint: endpoint("/oauth/logout"),
+            end_session_endpoint: None,
             issuer,
-            scopes_supported: &["openid", "profile", "email", "offline_access"],
+            scopes_supported: &["openid", "profile", "email"],
             response_types_supported: &["code"],
             response_modes_supported: &["query"],
             // Refresh tokens are not issued yet: advertise only what the token endpoint accepts.
@@ -144,8 +146,9 @@ impl DiscoveryDocument {
             code_challenge_methods_supported: &["S256"],
             prompt_values_supported: &["none", "login", "consent", "select_account"],
             claims_supported: CLAIMS_SUPPORTED,
-            backchannel_logout_supported: true,
-            backchannel_logout_session_supported: true,
+            // Back-channel logout to apps arrives with session revocation; until then, say no.
+            backchannel_logout_supported: false,
+            backchannel_logout_session_supported: false,
             claims_parameter_supported: false,
             request_parameter_supported: false,
             request_uri_parameter_supported: false,

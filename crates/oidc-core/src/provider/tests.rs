@@ -55,12 +55,10 @@ fn discovery_document_golden() {
           "userinfo_endpoint": "https://sso.example.com/oauth/userinfo",
           "jwks_uri": "https://sso.example.com/oauth/jwks",
           "introspection_endpoint": "https://sso.example.com/oauth/introspect",
-          "end_session_endpoint": "https://sso.example.com/oauth/logout",
           "scopes_supported": [
             "openid",
             "profile",
-            "email",
-            "offline_access"
+            "email"
           ],
           "response_types_supported": [
             "code"
@@ -112,8 +110,8 @@ fn discovery_document_golden() {
             "scopes",
             "sid"
           ],
-          "backchannel_logout_supported": true,
-          "backchannel_logout_session_supported": true,
+          "backchannel_logout_supported": false,
+          "backchannel_logout_session_supported": false,
           "claims_parameter_supported": false,
           "request_parameter_supported": false,
           "request_uri_parameter_supported": false,
