@@ -45,6 +45,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 "/saml-connections/{id}/sp-metadata",
                 web::get().to(sp_metadata),
             )
+            .route(
+                "/saml-connections/{id}/refresh-metadata",
+                web::post().to(refresh_metadata),
+            )
             .route("/clients", web::get().to(list_clients))
             .route("/clients", web::post().to(register_client))
             .route("/clients/{id}/rotate-secret", web::post().to(rotate_secret))
@@ -201,9 +205,16 @@ async fn delete_connection(
     Ok(HttpResponse::NoContent().finish())
 }
 
-async fn refresh_metadata(req: HttpRequest, gh: Facade, path: web::Path<String>) -> Result<HttpResponse, HttpError> {
+async fn refresh_metadata(
+    req: HttpRequest,
+    gh: Facade,
+    path: web::Path<String>,
+) -> Result<HttpResponse, HttpError> {
     let c = operator(&req, &gh).await?;
-    Ok(ok(run(&gh, Surface::Admin, c, move |gh, c| gh.refresh_saml_metadata(c, &path)).await?))
+    Ok(ok(run(&gh, Surface::Admin, c, move |gh, c| {
+        gh.refresh_saml_metadata(c, &path)
+    })
+    .await?))
 }
 
 async fn sp_metadata(
