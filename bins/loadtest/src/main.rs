@@ -14,6 +14,7 @@
 //!     --logins 3000 --concurrency 16
 //! ```
 
+mod cpu;
 mod flow;
 mod idp;
 mod idtoken;
@@ -55,6 +56,9 @@ struct Args {
     /// Tenants the users are spread over (each has its own audit chain and connection).
     #[arg(long, default_value_t = 1)]
     tenants: usize,
+    /// Pid of the server process, to report its CPU time during the timed phase (Linux).
+    #[arg(long)]
+    server_pid: Option<u32>,
     /// Print the result as one JSON object.
     #[arg(long)]
     json: bool,
@@ -113,11 +117,15 @@ fn main() -> anyhow::Result<()> {
     let prepared: Vec<Prepared> = collect_ok(prepared, "phase 1 (authorize + IdP signing)")?;
 
     // Phase 2 (timed): ACS + token only.
+    let cpu_before = cpu::Sample::take(args.server_pid);
     let started = Instant::now();
     let results = run_parallel(prepared.len(), threads, |i, _| {
         server.complete(&target, &prepared[i])
     });
     let wall = started.elapsed();
+    let cpu = cpu_before
+        .zip(cpu::Sample::take(args.server_pid))
+        .map(|(a, b)| a.until(&b));
 
     let mut failures = Vec::new();
     let mut ok: Vec<(usize, String, Timing)> = Vec::new();
@@ -162,6 +170,7 @@ fn main() -> anyhow::Result<()> {
         pair: Latency::of(&mut pair),
         acs: Latency::of(&mut acs),
         token: Latency::of(&mut token),
+        cpu,
     };
     report.print(args.json);
     for e in failures.iter().chain(&bad_tokens).take(5) {
@@ -297,6 +306,7 @@ struct Report {
     pair: Latency,
     acs: Latency,
     token: Latency,
+    cpu: Option<cpu::Usage>,
 }
 
 impl Report {
@@ -322,6 +332,12 @@ impl Report {
                     "acs_plus_token": lat(&self.pair),
                     "acs": lat(&self.acs),
                     "token": lat(&self.token),
+                    "cpu": self.cpu.map(|u| serde_json::json!({
+                        "machine_cores_busy": cpu::cores_busy(u.machine, self.wall),
+                        "machine_ms_per_login": cpu::per_login_ms(u.machine, self.completed),
+                        "server_ms_per_login": u.server.map(|s| cpu::per_login_ms(s, self.completed)),
+                        "generator_ms_per_login": cpu::per_login_ms(u.generator, self.completed),
+                    })),
                 })
             );
             return;
@@ -353,6 +369,18 @@ impl Report {
                 ms(l.p50),
                 ms(l.p99),
                 ms(l.max)
+            );
+        }
+        if let Some(u) = self.cpu {
+            let server = u
+                .server
+                .map(|s| format!("{:.2}", cpu::per_login_ms(s, self.completed)))
+                .unwrap_or_else(|| "? (give --server-pid)".into());
+            println!(
+                "  CPU during phase 2: machine {:.2} cores busy = {:.2} ms/login; server {server} ms/login; generator {:.2} ms/login",
+                cpu::cores_busy(u.machine, self.wall),
+                cpu::per_login_ms(u.machine, self.completed),
+                cpu::per_login_ms(u.generator, self.completed),
             );
         }
     }
