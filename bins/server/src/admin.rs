@@ -53,7 +53,37 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/clients", web::post().to(register_client))
             .route("/clients/{id}/rotate-secret", web::post().to(rotate_secret))
             .route("/keys", web::get().to(list_keys))
-            .route("/keys/rotate", web::post().to(rotate_keys)),
+            .route("/keys/rotate", web::post().to(rotate_keys))
+            .route(
+                "/tenants/{tenant}/scim-directories",
+                web::get().to(list_scim_directories),
+            )
+            .route(
+                "/tenants/{tenant}/scim-directories",
+                web::post().to(create_scim_directory),
+            )
+            .route("/tenants/{tenant}/seats", web::get().to(seats))
+            .route("/tenants/{tenant}/users", web::get().to(list_users))
+            .route(
+                "/tenants/{tenant}/users/{user}/history",
+                web::get().to(user_history),
+            )
+            .route(
+                "/scim-directories/{id}/tokens",
+                web::get().to(list_scim_tokens),
+            )
+            .route(
+                "/scim-directories/{id}/tokens",
+                web::post().to(issue_scim_token),
+            )
+            .route(
+                "/scim-directories/{id}/tokens/rotate",
+                web::post().to(rotate_scim_token),
+            )
+            .route(
+                "/scim-directories/{id}/tokens/{token}",
+                web::delete().to(revoke_scim_token),
+            ),
     );
 }
 
@@ -349,4 +379,157 @@ async fn rotate_keys(req: HttpRequest, gh: Facade) -> Result<HttpResponse, HttpE
     let c = operator(&req, &gh).await?;
     let kid = run(&gh, Surface::Admin, c, |gh, c| gh.rotate_signing_key(c)).await?;
     Ok(ok(serde_json::json!({ "kid": kid })))
+}
+
+// ---------- SCIM directories, tokens, users, seats ----------
+
+#[derive(Deserialize)]
+struct NewDirectory {
+    name: String,
+}
+
+async fn list_scim_directories(
+    req: HttpRequest,
+    gh: Facade,
+    path: web::Path<String>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    Ok(ok(run(&gh, Surface::Admin, c, move |gh, _| {
+        gh.list_scim_directories(&path)
+    })
+    .await?))
+}
+
+async fn create_scim_directory(
+    req: HttpRequest,
+    gh: Facade,
+    path: web::Path<String>,
+    body: web::Json<NewDirectory>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    let d = run(&gh, Surface::Admin, c, move |gh, c| {
+        gh.create_scim_directory(c, &path, &body.name)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(d))
+}
+
+async fn seats(
+    req: HttpRequest,
+    gh: Facade,
+    path: web::Path<String>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    Ok(ok(run(&gh, Surface::Admin, c, move |gh, _| {
+        gh.seat_count(&path)
+    })
+    .await?))
+}
+
+#[derive(Deserialize)]
+struct UsersQuery {
+    #[serde(default)]
+    active: Option<bool>,
+    #[serde(default)]
+    limit: Option<i64>,
+    #[serde(default)]
+    offset: Option<i64>,
+}
+
+async fn list_users(
+    req: HttpRequest,
+    gh: Facade,
+    path: web::Path<String>,
+    q: web::Query<UsersQuery>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    let q = q.into_inner();
+    Ok(ok(run(&gh, Surface::Admin, c, move |gh, _| {
+        gh.list_tenant_users(
+            &path,
+            q.active,
+            q.limit.unwrap_or(100),
+            q.offset.unwrap_or(0),
+        )
+    })
+    .await?))
+}
+
+async fn user_history(
+    req: HttpRequest,
+    gh: Facade,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    let (tenant, user) = path.into_inner();
+    Ok(ok(run(&gh, Surface::Admin, c, move |gh, _| {
+        gh.user_history(&tenant, &user)
+    })
+    .await?))
+}
+
+async fn list_scim_tokens(
+    req: HttpRequest,
+    gh: Facade,
+    path: web::Path<String>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    Ok(ok(run(&gh, Surface::Admin, c, move |gh, _| {
+        gh.list_scim_tokens(&path)
+    })
+    .await?))
+}
+
+async fn issue_scim_token(
+    req: HttpRequest,
+    gh: Facade,
+    path: web::Path<String>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    let t = run(&gh, Surface::Admin, c, move |gh, c| {
+        gh.issue_scim_token(c, &path)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(t))
+}
+
+#[derive(Deserialize)]
+struct RotateScimToken {
+    /// Seconds the previous tokens keep working (default one hour).
+    #[serde(default)]
+    overlap_secs: Option<i64>,
+}
+
+async fn rotate_scim_token(
+    req: HttpRequest,
+    gh: Facade,
+    path: web::Path<String>,
+    body: Option<web::Json<RotateScimToken>>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    let overlap = body.and_then(|b| b.overlap_secs).unwrap_or(3600);
+    let t = run(&gh, Surface::Admin, c, move |gh, c| {
+        gh.rotate_scim_token(
+            c,
+            &path,
+            // Out-of-range values become a year, which the facade refuses with a clear error.
+            chrono::Duration::try_seconds(overlap).unwrap_or(chrono::Duration::days(365)),
+        )
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(t))
+}
+
+async fn revoke_scim_token(
+    req: HttpRequest,
+    gh: Facade,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    let (dir, token) = path.into_inner();
+    run(&gh, Surface::Admin, c, move |gh, c| {
+        gh.revoke_scim_token(c, &dir, &token)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
 }

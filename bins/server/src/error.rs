@@ -15,6 +15,8 @@ pub enum Surface {
     OAuth,
     /// Pages a person sees: HTML with a correlation id.
     Browser,
+    /// SCIM endpoints called by an IdP: RFC 7644 §3.12 error bodies (`application/scim+json`).
+    Scim,
 }
 
 /// A facade error on its way to the client.
@@ -70,6 +72,9 @@ impl HttpError {
             GatehouseError::OAuthRedirect { .. } => StatusCode::FOUND,
             GatehouseError::LoginFailed { .. } => StatusCode::FORBIDDEN,
             GatehouseError::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
+            GatehouseError::Scim { status, .. } => {
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST)
+            }
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -83,6 +88,7 @@ impl HttpError {
             | GatehouseError::Saml(_) => self.error.to_string(),
             GatehouseError::Unauthorized => "a valid operator bearer token is required".into(),
             GatehouseError::OAuth { description, .. } => description.clone(),
+            GatehouseError::Scim { detail, .. } => detail.clone(),
             GatehouseError::LoginFailed { .. } => "sign-in could not be completed".into(),
             GatehouseError::Storage(_) => "the service is temporarily unavailable".into(),
             _ => "internal error".into(),
@@ -137,6 +143,22 @@ impl ResponseError for HttpError {
                 };
                 builder.json(json!({ "error": error, "error_description": description }))
             }
+            Surface::Scim => {
+                if status == StatusCode::UNAUTHORIZED {
+                    builder.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"scim\""));
+                }
+                let scim_type = match &self.error {
+                    GatehouseError::Scim { scim_type, .. } => *scim_type,
+                    _ => None,
+                };
+                let detail = match &self.error {
+                    GatehouseError::Unauthorized => "a valid SCIM bearer token for this directory is required".to_owned(),
+                    _ => self.public_message(),
+                };
+                builder
+                    .content_type("application/scim+json")
+                    .body(gatehouse::scim_error_body(status.as_u16(), scim_type, &detail).to_string())
+            }
             Surface::Browser => {
                 let body = format!(
                     "<p>{}</p><p>If this keeps happening, give your administrator this reference: <code>{}</code></p>",
@@ -158,6 +180,7 @@ fn code_of(e: &GatehouseError) -> &'static str {
         GatehouseError::OAuth { error, .. } => error,
         GatehouseError::LoginFailed { .. } => "login_failed",
         GatehouseError::Storage(_) => "unavailable",
+        GatehouseError::Scim { .. } => "scim_error",
         _ => "internal",
     }
 }

@@ -6,6 +6,7 @@ mod demo;
 mod error;
 mod oauth;
 mod saml;
+mod scim;
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use anyhow::Context;
@@ -82,6 +83,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(oauth::routes)
         .configure(saml::routes)
         .configure(admin::routes)
+        .configure(scim::routes)
         .configure(demo::routes);
 }
 

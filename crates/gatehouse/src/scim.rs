@@ -1484,6 +1484,41 @@ impl Gatehouse {
         })
     }
 
+    /// `POST /.search` at the root: Users then Groups, paged together. A filter attribute one
+    /// resource type cannot filter on simply matches none of that type (RFC 7644 §3.4.3), but
+    /// if neither type can evaluate it, that is the client's `invalidFilter`.
+    pub fn scim_search_all(&self, client: &ScimClient, req: &SearchRequest) -> Result<Value> {
+        // Fetch enough of each type to cut the requested window out of their concatenation.
+        let window = req.pagination.offset().saturating_add(req.pagination.count);
+        let mut each = req.clone();
+        each.pagination = scim_model::Pagination {
+            start_index: 1,
+            count: window,
+        };
+        let users = self.scim_search(client, ScimKind::User, &each);
+        let groups = self.scim_search(client, ScimKind::Group, &each);
+        let (users, groups) = match (users, groups) {
+            (Err(e), Err(_)) => return Err(e),
+            (u, g) => (u.ok(), g.ok()),
+        };
+        let mut total = 0u64;
+        let mut all = Vec::new();
+        for list in [users, groups].into_iter().flatten() {
+            total += list["totalResults"].as_u64().unwrap_or(0);
+            if let Some(items) = list["Resources"].as_array() {
+                all.extend(items.iter().cloned());
+            }
+        }
+        let offset = usize::try_from(req.pagination.offset()).unwrap_or(usize::MAX);
+        let count = usize::try_from(req.pagination.count).unwrap_or(usize::MAX);
+        Ok(scim_model::ListResponse {
+            total_results: total,
+            start_index: req.pagination.start_index,
+            resources: all.into_iter().skip(offset).take(count).collect(),
+        }
+        .to_json())
+    }
+
     /// `PUT /Users/{id}` or `PUT /Groups/{id}`: full replacement (read-only attributes kept).
     pub fn scim_replace(
         &self,
@@ -1614,6 +1649,77 @@ impl Gatehouse {
                     location: None,
                 })
             }
+        })
+    }
+}
+
+/// A user as the admin API lists it (SCIM-provisioned or JIT-created alike).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserView {
+    /// Gatehouse user id (also its SCIM id).
+    pub id: String,
+    /// SCIM `userName`, if provisioned.
+    pub user_name: Option<String>,
+    /// E-mail.
+    pub email: Option<String>,
+    /// Whether the user may sign in (and takes a seat).
+    pub active: bool,
+    /// The SCIM directory that provisions it.
+    pub directory_id: Option<String>,
+    /// The SAML connection it signs in through, once linked.
+    pub connection_id: Option<String>,
+    /// Created (RFC 3339).
+    pub created_at: String,
+}
+
+impl Gatehouse {
+    /// One page of a tenant's users in creation order (`limit` 1..=1000); `active` then keeps
+    /// only active or only inactive users of that page.
+    pub fn list_tenant_users(
+        &self,
+        tenant: &str,
+        active: Option<bool>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<UserView>> {
+        let limit = limit.clamp(1, 1000);
+        self.store.transaction(|conn| {
+            let t = queries::find_tenant(conn, tenant)?
+                .ok_or(GatehouseError::NotFound { what: "tenant" })?;
+            let rows = queries::list_users(conn, &t.id, limit, offset.max(0))?;
+            Ok(rows
+                .into_iter()
+                .filter(|u| active.is_none_or(|a| u.active == a))
+                .map(|u| UserView {
+                    id: u.id,
+                    user_name: u.user_name,
+                    email: u.email,
+                    active: u.active,
+                    directory_id: u.directory_id,
+                    connection_id: u.connection_id,
+                    created_at: crate::admin::rfc3339(u.created_at),
+                })
+                .collect())
+        })
+    }
+
+    /// A user's provisioning and sign-in history: the tenant's audit records targeting it.
+    pub fn user_history(&self, tenant: &str, user_id: &str) -> Result<Vec<audit::AuditRecord>> {
+        self.store.transaction(|conn| {
+            let t = queries::find_tenant(conn, tenant)?
+                .ok_or(GatehouseError::NotFound { what: "tenant" })?;
+            let rows = queries::list_audit_rows(
+                conn,
+                &queries::AuditFilter {
+                    tenant_id: t.id,
+                    target: Some(user_id.to_owned()),
+                    limit: 1000,
+                    ..Default::default()
+                },
+            )?;
+            rows.iter()
+                .map(|r| audit::AuditRecord::from_json(&r.record).map_err(GatehouseError::from))
+                .collect()
         })
     }
 }

@@ -1,0 +1,273 @@
+//! The SCIM endpoints over real HTTP against the `gatehouse-server` binary: configuration via
+//! the admin API, bearer authentication, `application/scim+json`, ETag/Location headers, SCIM
+//! error bodies, the 1 MiB body bound and the per-token rate limit (429 + Retry-After), on
+//! SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+use gatehouse::os::{now, OsEntropy};
+use gatehouse::{Call, Gatehouse, GatehouseConfig, SecretBox};
+use reqwest::blocking::{Client, RequestBuilder, Response};
+use serde_json::{json, Value};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use storage::testing::{TestDatabase, ENGINES};
+
+const SECRET_KEY: &str = "2f6e0f1c9a7b3d5e8c4a1b2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f";
+
+struct Server {
+    child: Child,
+    base: String,
+    log: std::path::PathBuf,
+}
+
+impl Server {
+    fn start(database_url: &str, rate: &str) -> Server {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let base = format!("http://127.0.0.1:{port}");
+        let log = std::env::temp_dir().join(format!("gatehouse-scim-http-{port}.log"));
+        let log_file = std::fs::File::create(&log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_gatehouse-server"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("GATEHOUSE_DATABASE_URL", database_url)
+            .env("GATEHOUSE_PUBLIC_URL", &base)
+            .env("GATEHOUSE_LISTEN", format!("127.0.0.1:{port}"))
+            .env("GATEHOUSE_SECRET_KEY", SECRET_KEY)
+            .env("GATEHOUSE_DB_POOL", "4")
+            .env("GATEHOUSE_SCIM_RATE_PER_SEC", rate)
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file)
+            .spawn()
+            .unwrap();
+        let mut server = Server { child, base, log };
+        let http = Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = server.child.try_wait().unwrap() {
+                panic!(
+                    "server exited ({status}): {}",
+                    std::fs::read_to_string(&server.log).unwrap_or_default()
+                );
+            }
+            if http
+                .get(format!("{}/healthz", server.base))
+                .send()
+                .is_ok_and(|r| r.status().is_success())
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "server not healthy");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        server
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+fn operator_token(db: &TestDatabase) -> String {
+    let config = GatehouseConfig::new(
+        "http://127.0.0.1:1".parse().unwrap(),
+        SecretBox::from_encoded(SECRET_KEY).unwrap(),
+    );
+    let gh = Gatehouse::new(db.store().unwrap(), config, Box::new(OsEntropy));
+    gh.create_operator_token(&Call::operator(now(), "test"), "scim http test")
+        .unwrap()
+        .token
+}
+
+fn body(r: Response) -> (u16, reqwest::header::HeaderMap, Value) {
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    let text = r.text().unwrap();
+    let v = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    (status, headers, v)
+}
+
+fn scim(req: RequestBuilder, token: &str) -> RequestBuilder {
+    req.bearer_auth(token)
+        .header("content-type", "application/scim+json")
+}
+
+#[test]
+fn scim_over_http() {
+    for engine in ENGINES {
+        let db = TestDatabase::new(engine).unwrap();
+        let op = operator_token(&db);
+        let server = Server::start(&db.url, "20");
+        let http = Client::new();
+        let admin = |path: &str| format!("{}/admin/v1{path}", server.base);
+
+        // Operator setup through the admin API.
+        let (s, _, _) = body(
+            http.post(admin("/tenants"))
+                .bearer_auth(&op)
+                .json(&json!({"slug": "acme", "display_name": "Acme"}))
+                .send()
+                .unwrap(),
+        );
+        assert_eq!(s, 201, "{engine:?}");
+        let (s, _, dir) = body(
+            http.post(admin("/tenants/acme/scim-directories"))
+                .bearer_auth(&op)
+                .json(&json!({"name": "Okta"}))
+                .send()
+                .unwrap(),
+        );
+        assert_eq!(s, 201);
+        let dir_id = dir["id"].as_str().unwrap().to_owned();
+        let base_url = dir["base_url"].as_str().unwrap().to_owned();
+        let (s, _, issued) = body(
+            http.post(admin(&format!("/scim-directories/{dir_id}/tokens")))
+                .bearer_auth(&op)
+                .send()
+                .unwrap(),
+        );
+        assert_eq!(s, 201);
+        let token = issued["token"].as_str().unwrap().to_owned();
+
+        // Discovery, with the SCIM media type.
+        let r = scim(
+            http.get(format!("{base_url}/ServiceProviderConfig")),
+            &token,
+        )
+        .send()
+        .unwrap();
+        assert_eq!(
+            r.headers()["content-type"].to_str().unwrap(),
+            "application/scim+json"
+        );
+        let (s, _, spc) = body(r);
+        assert_eq!(s, 200);
+        assert_eq!(spc["filter"]["supported"], true);
+
+        // No token, a wrong token: 401 with a SCIM error body and a Bearer challenge.
+        let (s, h, e) = body(http.get(format!("{base_url}/Users")).send().unwrap());
+        assert_eq!(s, 401);
+        assert!(h["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer"));
+        assert_eq!(
+            e["schemas"][0],
+            "urn:ietf:params:scim:api:messages:2.0:Error"
+        );
+        assert_eq!(e["status"], "401");
+        let (s, _, _) = body(
+            scim(http.get(format!("{base_url}/Users")), "ghs_wrong")
+                .send()
+                .unwrap(),
+        );
+        assert_eq!(s, 401);
+
+        // Create, then find by userName; Location and ETag headers are set.
+        let (s, h, user) = body(
+            scim(http.post(format!("{base_url}/Users")), &token)
+                .body(
+                    json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                           "userName": "carol@acme.example"})
+                    .to_string(),
+                )
+                .send()
+                .unwrap(),
+        );
+        assert_eq!(s, 201, "{user}");
+        let id = user["id"].as_str().unwrap().to_owned();
+        assert_eq!(h["etag"], "W/\"1\"");
+        assert_eq!(
+            h["location"].to_str().unwrap(),
+            format!("{base_url}/Users/{id}")
+        );
+        let (s, _, list) = body(
+            scim(http.get(format!("{base_url}/Users")), &token)
+                .query(&[("filter", r#"userName eq "CAROL@acme.example""#)])
+                .send()
+                .unwrap(),
+        );
+        assert_eq!(s, 200);
+        assert_eq!(list["totalResults"], 1);
+
+        // Error bodies: stale If-Match, bad JSON, unfilterable attribute, oversized body.
+        let (s, _, e) = body(
+            scim(http.patch(format!("{base_url}/Users/{id}")), &token)
+                .header("if-match", "W/\"9\"")
+                .body(
+                    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                           "Operations": [{"op": "replace", "path": "active", "value": false}]})
+                    .to_string(),
+                )
+                .send()
+                .unwrap(),
+        );
+        assert_eq!((s, e["status"].as_str()), (412, Some("412")));
+        let (s, _, e) = body(
+            scim(http.post(format!("{base_url}/Users")), &token)
+                .body("{not json")
+                .send()
+                .unwrap(),
+        );
+        assert_eq!((s, e["scimType"].as_str()), (400, Some("invalidSyntax")));
+        let (s, _, e) = body(
+            scim(http.get(format!("{base_url}/Users")), &token)
+                .query(&[("filter", r#"nickName eq "x""#)])
+                .send()
+                .unwrap(),
+        );
+        assert_eq!((s, e["scimType"].as_str()), (400, Some("invalidFilter")));
+        assert!(e["detail"].as_str().unwrap().contains("nickName"));
+        let (s, _, _) = body(
+            scim(http.post(format!("{base_url}/Users")), &token)
+                .body(vec![b' '; 1024 * 1024 + 10])
+                .send()
+                .unwrap(),
+        );
+        assert_eq!(s, 413);
+        let (s, _, seats) = body(
+            http.get(admin("/tenants/acme/seats"))
+                .bearer_auth(&op)
+                .send()
+                .unwrap(),
+        );
+        assert_eq!((s, seats["active_users"].as_i64()), (200, Some(1)));
+
+        // The per-token bucket (20/s, burst 40) runs dry under a burst of requests.
+        let mut limited = None;
+        for _ in 0..200 {
+            let r = scim(
+                http.get(format!("{base_url}/ServiceProviderConfig")),
+                &token,
+            )
+            .send()
+            .unwrap();
+            if r.status().as_u16() == 429 {
+                limited = Some(r);
+                break;
+            }
+        }
+        let r = limited.expect("no 429 after 200 requests");
+        let retry: u64 = r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(retry >= 1);
+        let (_, _, e) = body(r);
+        assert_eq!(e["status"], "429");
+    }
+}
