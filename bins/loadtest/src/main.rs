@@ -59,6 +59,10 @@ struct Args {
     /// Pid of the server process, to report its CPU time during the timed phase (Linux).
     #[arg(long)]
     server_pid: Option<u32>,
+    /// Command name of the database's processes (`postgres`), to report their CPU time
+    /// during the timed phase (Linux).
+    #[arg(long)]
+    db_process: Option<String>,
     /// Print the result as one JSON object.
     #[arg(long)]
     json: bool,
@@ -117,14 +121,17 @@ fn main() -> anyhow::Result<()> {
     let prepared: Vec<Prepared> = collect_ok(prepared, "phase 1 (authorize + IdP signing)")?;
 
     // Phase 2 (timed): ACS + token only.
-    let cpu_before = cpu::Sample::take(args.server_pid);
+    let cpu_before = cpu::Sample::take(args.server_pid, args.db_process.as_deref());
     let started = Instant::now();
     let results = run_parallel(prepared.len(), threads, |i, _| {
         server.complete(&target, &prepared[i])
     });
     let wall = started.elapsed();
     let cpu = cpu_before
-        .zip(cpu::Sample::take(args.server_pid))
+        .zip(cpu::Sample::take(
+            args.server_pid,
+            args.db_process.as_deref(),
+        ))
         .map(|(a, b)| a.until(&b));
 
     let mut failures = Vec::new();
@@ -336,6 +343,7 @@ impl Report {
                         "machine_cores_busy": cpu::cores_busy(u.machine, self.wall),
                         "machine_ms_per_login": cpu::per_login_ms(u.machine, self.completed),
                         "server_ms_per_login": u.server.map(|s| cpu::per_login_ms(s, self.completed)),
+                        "database_ms_per_login": u.database.map(|s| cpu::per_login_ms(s, self.completed)),
                         "generator_ms_per_login": cpu::per_login_ms(u.generator, self.completed),
                     })),
                 })
@@ -376,8 +384,12 @@ impl Report {
                 .server
                 .map(|s| format!("{:.2}", cpu::per_login_ms(s, self.completed)))
                 .unwrap_or_else(|| "? (give --server-pid)".into());
+            let database = u
+                .database
+                .map(|s| format!("{:.2}", cpu::per_login_ms(s, self.completed)))
+                .unwrap_or_else(|| "? (give --db-process)".into());
             println!(
-                "  CPU during phase 2: machine {:.2} cores busy = {:.2} ms/login; server {server} ms/login; generator {:.2} ms/login",
+                "  CPU during phase 2: machine {:.2} cores busy = {:.2} ms/login; server {server}; database {database}; generator {:.2} (ms/login)",
                 cpu::cores_busy(u.machine, self.wall),
                 cpu::per_login_ms(u.machine, self.completed),
                 cpu::per_login_ms(u.generator, self.completed),
