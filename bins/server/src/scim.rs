@@ -20,6 +20,9 @@ const SCIM_JSON: &str = "application/scim+json";
 const MAX_BODY: usize = gatehouse::SCIM_BULK_LIMITS.max_payload_size;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    // `/ServiceProviderConfig` names this page as its documentationUri: it lists what can be
+    // filtered and sorted, which the discovery documents have no field for.
+    cfg.route("/docs/scim.md", web::get().to(documentation));
     cfg.service(
         web::scope("/scim/v2/{directory}")
             .route(
@@ -248,6 +251,12 @@ fn document(body: Value) -> HttpResponse {
 }
 
 // ---------- discovery ----------
+
+async fn documentation() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/markdown; charset=utf-8")
+        .body(include_str!("../../../docs/scim.md"))
+}
 
 async fn service_provider_config(req: HttpRequest, gh: Facade) -> Result<HttpResponse, HttpError> {
     let s = scim_auth!(req, gh);

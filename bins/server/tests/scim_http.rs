@@ -156,6 +156,10 @@ fn scim_over_http() {
         let (s, _, spc) = body(r);
         assert_eq!(s, 200);
         assert_eq!(spc["filter"]["supported"], true);
+        let doc_uri = spc["documentationUri"].as_str().unwrap().to_owned();
+        assert_eq!(doc_uri, format!("{}/docs/scim.md", server.base));
+        let doc = http.get(&doc_uri).send().unwrap().text().unwrap();
+        assert!(doc.contains("## Supported filters"));
 
         // No token, a wrong token: 401 with a SCIM error body and a Bearer challenge.
         let (s, h, e) = body(http.get(format!("{base_url}/Users")).send().unwrap());

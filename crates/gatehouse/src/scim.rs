@@ -714,9 +714,8 @@ impl Gatehouse {
             &ServiceProviderLimits {
                 bulk: SCIM_BULK_LIMITS,
                 filter_max_results: SCIM_MAX_RESULTS,
-                documentation_uri: Some(
-                    "https://github.com/gatehouse/gatehouse/blob/main/docs/scim.md".into(),
-                ),
+                // Served by the server itself, so it always matches the running version.
+                documentation_uri: Some(self.url("/docs/scim.md")),
             },
         )
     }
