@@ -65,6 +65,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/tenants/{tenant}/seats", web::get().to(seats))
             .route("/tenants/{tenant}/users", web::get().to(list_users))
             .route(
+                "/tenants/{tenant}/users/{user}",
+                web::delete().to(hard_delete_user),
+            )
+            .route(
                 "/tenants/{tenant}/users/{user}/history",
                 web::get().to(user_history),
             )
@@ -453,6 +457,20 @@ async fn list_users(
         )
     })
     .await?))
+}
+
+async fn hard_delete_user(
+    req: HttpRequest,
+    gh: Facade,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    let (tenant, user) = path.into_inner();
+    run(&gh, Surface::Admin, c, move |gh, c| {
+        gh.hard_delete_user(c, &tenant, &user)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 async fn user_history(

@@ -174,6 +174,18 @@ fn scim_err(
     }
 }
 
+const CONCURRENT: &str = "concurrent SCIM update of the same resource";
+
+fn concurrent() -> GatehouseError {
+    GatehouseError::Conflict {
+        what: CONCURRENT.into(),
+    }
+}
+
+fn is_concurrent(e: &GatehouseError) -> bool {
+    matches!(e, GatehouseError::Conflict { what } if what == CONCURRENT)
+}
+
 fn not_found() -> GatehouseError {
     ScimError::NotFound.into()
 }
@@ -870,14 +882,23 @@ impl Gatehouse {
         method: &str,
         kind: ScimKind,
         resource_id: Option<&str>,
-        f: impl FnOnce(&mut storage::Conn) -> Result<ScimResponse>,
+        f: impl Fn(&mut storage::Conn) -> Result<ScimResponse>,
     ) -> Result<ScimResponse> {
-        let result = self.store.transaction(f);
+        // A concurrent write to the same resource (seen as a version that moved under us) is
+        // retried from a fresh read a few times before it is reported as a conflict.
+        let mut result = self.store.transaction(&f);
+        for _ in 0..8 {
+            if !matches!(&result, Err(e) if is_concurrent(e)) {
+                break;
+            }
+            result = self.store.transaction(&f);
+        }
         if let Err(e) = &result {
             let status = match e {
                 GatehouseError::Scim { status, .. } => *status,
                 GatehouseError::Unauthorized => 401,
                 GatehouseError::NotFound { .. } => 404,
+                GatehouseError::Conflict { .. } => 409,
                 GatehouseError::InvalidInput { .. } => 400,
                 _ => 500,
             };
@@ -979,7 +1000,9 @@ impl Gatehouse {
         if changed {
             row.version = old_row.version + 1;
             row.updated_at = call.now.timestamp();
-            queries::update_user(conn, &row).map_err(uniqueness)?;
+            if !sq::update_user_versioned(conn, &row, old_row.version).map_err(uniqueness)? {
+                return Err(concurrent());
+            }
         }
         let fields: Vec<String> = changes
             .changed_attributes
@@ -1181,7 +1204,9 @@ impl Gatehouse {
         row.directory_id = None;
         row.version += 1;
         row.updated_at = call.now.timestamp();
-        queries::update_user(conn, &row)?;
+        if !sq::update_user_versioned(conn, &row, row.version - 1)? {
+            return Err(concurrent());
+        }
         let left = sq::remove_user_memberships(conn, &row.id)?;
         if !left.is_empty() {
             self.audit_memberships(conn, call, client, [row.id.clone()])?;
@@ -1334,7 +1359,9 @@ impl Gatehouse {
                 .map_err(GatehouseError::internal)?;
             row.version += 1;
             row.updated_at = call.now.timestamp();
-            sq::update_group(conn, &row)?;
+            if !sq::update_group_versioned(conn, &row, row.version - 1)? {
+                return Err(concurrent());
+            }
         }
         self.audit_scim(
             conn,
@@ -1699,6 +1726,36 @@ impl Gatehouse {
                     created_at: crate::admin::rfc3339(u.created_at),
                 })
                 .collect())
+        })
+    }
+
+    /// Delete a user for good (the audited admin action behind "hard delete"): only a
+    /// deactivated user can be deleted, so a live account never vanishes by mistake. Sessions,
+    /// tokens and memberships go with it; the audit trail keeps its history.
+    pub fn hard_delete_user(&self, call: &Call, tenant: &str, user_id: &str) -> Result<()> {
+        self.store.transaction(|conn| {
+            let t = queries::find_tenant(conn, tenant)?
+                .ok_or(GatehouseError::NotFound { what: "tenant" })?;
+            let user = queries::find_user(conn, user_id)?
+                .filter(|u| u.tenant_id == t.id)
+                .ok_or(GatehouseError::NotFound { what: "user" })?;
+            if user.active {
+                return Err(GatehouseError::invalid(
+                    "user",
+                    "deactivate the user before deleting it",
+                ));
+            }
+            sq::hard_delete_user(conn, &t.id, &user.id)?;
+            self.audit(
+                conn,
+                call,
+                &t.id,
+                Some(&user.id),
+                AuditEvent::UserDeleted {
+                    user_id: user.id.clone(),
+                    source: ChangeSource::Admin,
+                },
+            )
         })
     }
 

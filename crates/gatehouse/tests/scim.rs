@@ -743,6 +743,94 @@ fn bulk_resolves_bulk_ids_and_stops_after_fail_on_errors() {
     }
 }
 
+#[test]
+fn concurrent_patches_of_one_user_lose_no_update() {
+    for engine in ENGINES {
+        let (_db, gh) = tenant_world(engine);
+        let d = directory(&gh, "acme", "Okta");
+        let user = create(
+            &gh,
+            &d,
+            ScimKind::User,
+            &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "race@acme.test"}),
+        );
+        let id = user["id"].as_str().unwrap().to_owned();
+        let set = |attr: &str, value: String| {
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                   "Operations": [{"op": "replace", "path": attr, "value": value}]})
+        };
+        std::thread::scope(|s| {
+            for attr in ["title", "nickName"] {
+                let (gh, d, id) = (&gh, &d, &id);
+                s.spawn(move || {
+                    for i in 0..10 {
+                        gh.scim_patch(
+                            &scim_call(d),
+                            &d.client,
+                            ScimKind::User,
+                            id,
+                            &set(attr, format!("{attr}-{i}")),
+                            None,
+                        )
+                        .unwrap();
+                    }
+                });
+            }
+        });
+        let u = get(&gh, &d, ScimKind::User, &id).unwrap().body.unwrap();
+        assert_eq!(u["title"], "title-9", "{engine:?}");
+        assert_eq!(u["nickName"], "nickName-9", "{engine:?}");
+        assert_eq!(u["meta"]["version"], "W/\"21\"");
+    }
+}
+
+#[test]
+fn hard_delete_is_an_admin_action_on_deactivated_users_only() {
+    for engine in ENGINES {
+        let (_db, gh) = tenant_world(engine);
+        let d = directory(&gh, "acme", "Okta");
+        let user = create(
+            &gh,
+            &d,
+            ScimKind::User,
+            &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "gone@acme.test"}),
+        );
+        let id = user["id"].as_str().unwrap().to_owned();
+        assert!(matches!(
+            gh.hard_delete_user(&op(), "acme", &id),
+            Err(GatehouseError::InvalidInput { .. })
+        ));
+        patch(
+            &gh,
+            &d,
+            ScimKind::User,
+            &id,
+            &fixture("okta/user_deactivate.json", &[]),
+        );
+        assert_eq!(
+            gh.list_tenant_users("acme", Some(false), 100, 0)
+                .unwrap()
+                .len(),
+            1
+        );
+        gh.hard_delete_user(&op(), "acme", &id).unwrap();
+        assert_eq!(
+            scim_status(get(&gh, &d, ScimKind::User, &id)).0,
+            404,
+            "{engine:?}"
+        );
+        assert!(gh
+            .list_tenant_users("acme", None, 100, 0)
+            .unwrap()
+            .is_empty());
+        let history = gh.user_history("acme", &id).unwrap();
+        let types: Vec<&str> = history.iter().map(|r| r.event.event_type()).collect();
+        assert_eq!(types.first(), Some(&"user.created"));
+        assert_eq!(types.last(), Some(&"user.deleted"));
+        assert!(types.contains(&"user.deactivated"));
+    }
+}
+
 // ---------- SAML login + SCIM lifecycle ----------
 
 fn idp(entity_id: &str) -> (TestIdentityProvider, String) {
@@ -839,6 +927,7 @@ fn saml_login_links_to_the_scim_user_and_deactivation_ends_its_sessions() {
                     default_client_id: None,
                     default_redirect_uri: None,
                     sign_requests: true,
+                    jit_enabled: true,
                     attribute_mapping: None,
                 },
             )

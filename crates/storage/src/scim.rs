@@ -481,6 +481,58 @@ pub fn search_users(
     Ok((total, rows))
 }
 
+/// Write every column of a user only if its version is still `expected` (optimistic
+/// concurrency: on PostgreSQL a concurrent writer's commit makes this match nothing); returns
+/// whether the row was written.
+pub fn update_user_versioned(conn: &mut Conn, row: &User, expected: i64) -> Result<bool> {
+    let n = classify(
+        diesel::update(
+            users::table
+                .find(&row.id)
+                .filter(users::version.eq(expected)),
+        )
+        .set(row)
+        .execute(conn),
+    )?;
+    Ok(n == 1)
+}
+
+/// Delete a user and everything that hangs off it (memberships, sessions with their codes and
+/// access tokens); returns whether the user existed. Audit records are kept: they are the
+/// history of what happened.
+pub fn hard_delete_user(conn: &mut Conn, tenant_id: &str, user_id: &str) -> Result<bool> {
+    let session_ids: Vec<String> = classify(
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .select(sessions::id)
+            .load(conn),
+    )?;
+    for chunk in session_ids.chunks(500) {
+        classify(
+            diesel::delete(access_tokens::table.filter(access_tokens::session_id.eq_any(chunk)))
+                .execute(conn),
+        )?;
+        classify(
+            diesel::delete(auth_codes::table.filter(auth_codes::session_id.eq_any(chunk)))
+                .execute(conn),
+        )?;
+    }
+    classify(diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn))?;
+    classify(
+        diesel::delete(group_members::table.filter(group_members::user_id.eq(user_id)))
+            .execute(conn),
+    )?;
+    let n = classify(
+        diesel::delete(
+            users::table
+                .find(user_id)
+                .filter(users::tenant_id.eq(tenant_id)),
+        )
+        .execute(conn),
+    )?;
+    Ok(n == 1)
+}
+
 /// Active users of a tenant: the seat count.
 pub fn count_active_users(conn: &mut Conn, tenant_id: &str) -> Result<i64> {
     classify(
@@ -522,6 +574,21 @@ pub fn find_directory_group(
             .first(conn)
             .optional(),
     )
+}
+
+/// Write every column of a group only if its version is still `expected`; returns whether the
+/// row was written.
+pub fn update_group_versioned(conn: &mut Conn, row: &Group, expected: i64) -> Result<bool> {
+    let n = classify(
+        diesel::update(
+            groups::table
+                .find(&row.id)
+                .filter(groups::version.eq(expected)),
+        )
+        .set(row)
+        .execute(conn),
+    )?;
+    Ok(n == 1)
 }
 
 /// Delete a group and its memberships.
