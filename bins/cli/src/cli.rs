@@ -60,6 +60,41 @@ pub enum Command {
     /// The tamper-evident audit chain.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Role mapping: IdP groups and attributes to roles and scopes.
+    #[command(subcommand)]
+    Roles(RolesCmd),
+}
+
+/// `gatehouse roles ...`
+#[derive(Debug, Subcommand)]
+pub enum RolesCmd {
+    /// Replace a tenant's role rules from a JSON file (validated, versioned, audited).
+    Set {
+        /// Tenant slug or id.
+        tenant: String,
+        /// Rules in role-mapper's JSON format (docs/roles.md).
+        #[arg(long, value_name = "FILE")]
+        file: std::path::PathBuf,
+    },
+    /// Show a tenant's role rules.
+    Show {
+        /// Tenant slug or id.
+        tenant: String,
+    },
+    /// Dry run: what would someone with these groups and attributes get, and why.
+    Explain {
+        /// Tenant slug or id.
+        tenant: String,
+        /// Connection the login would come through.
+        #[arg(long, value_name = "ID", default_value = "")]
+        connection: String,
+        /// A group the IdP would assert (repeatable).
+        #[arg(long = "group", value_name = "GROUP")]
+        groups: Vec<String>,
+        /// An attribute the IdP would assert, as NAME=VALUE (repeatable).
+        #[arg(long = "attribute", value_name = "NAME=VALUE")]
+        attributes: Vec<String>,
+    },
 }
 
 /// `gatehouse tenant ...`
@@ -151,6 +186,9 @@ pub enum SamlCmd {
         /// Do not sign AuthnRequests.
         #[arg(long)]
         no_sign_requests: bool,
+        /// Turn just-in-time provisioning off: only users provisioned beforehand may sign in.
+        #[arg(long)]
+        no_jit: bool,
     },
     /// List a tenant's connections.
     List {
@@ -196,6 +234,9 @@ pub enum SamlCmd {
         /// How AuthnRequests reach the IdP.
         #[arg(long, value_name = "BINDING")]
         sso_binding: Option<Binding>,
+        /// Just-in-time provisioning of unknown users at first login.
+        #[arg(long, value_name = "BOOL", action = ArgAction::Set)]
+        jit: Option<bool>,
     },
     /// Disable a connection (same as `update --disable`).
     Disable {

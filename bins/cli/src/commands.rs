@@ -2,8 +2,8 @@
 //! the same thing, print the result. No validation beyond argument shapes happens here.
 
 use crate::cli::{
-    AuditCmd, Binding, Cli, ClientCmd, Command, IdpArgs, KeysCmd, OperatorTokenCmd, SamlCmd,
-    TenantCmd,
+    AuditCmd, Binding, Cli, ClientCmd, Command, IdpArgs, KeysCmd, OperatorTokenCmd, RolesCmd,
+    SamlCmd, TenantCmd,
 };
 use crate::output::{self, print, print_json, warn};
 use crate::InputError;
@@ -156,6 +156,47 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 print(&output::audit_records(&rows))?;
             }
         }
+        Command::Roles(RolesCmd::Set { tenant, file }) => {
+            let text = read_file(&file, "rules file")?;
+            let view = gh.set_role_rules(&call, &tenant, &text)?;
+            emit!(json, view, |v: &gatehouse::RoleRulesView| format!(
+                "role rules of {tenant} stored as version {} ({} rules)",
+                v.version,
+                v.rules.rules.len()
+            ))?;
+        }
+        Command::Roles(RolesCmd::Show { tenant }) => {
+            let view = gh
+                .role_rules(&tenant)?
+                .ok_or(gatehouse::GatehouseError::NotFound { what: "role rules" })?;
+            print_json(&serde_json::to_value(&view)?)?;
+        }
+        Command::Roles(RolesCmd::Explain {
+            tenant,
+            connection,
+            groups,
+            attributes,
+        }) => {
+            let mut attrs: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+            for a in attributes {
+                let (name, value) = a
+                    .split_once('=')
+                    .ok_or_else(|| InputError(format!("--attribute {a:?}: expected NAME=VALUE")))?;
+                attrs
+                    .entry(name.to_owned())
+                    .or_default()
+                    .push(value.to_owned());
+            }
+            let input = gatehouse::ExplainInput {
+                connection,
+                groups,
+                attributes: attrs,
+            };
+            let view = gh.explain_roles(&tenant, &input)?;
+            emit!(json, view, |v: &gatehouse::ExplainView| v
+                .explanation
+                .clone())?;
+        }
         Command::Audit(AuditCmd::Verify { tenant }) => {
             return match gh.verify_audit_chain(&tenant)? {
                 Ok(records) => {
@@ -235,6 +276,7 @@ fn saml(gh: &Gatehouse, call: &Call, json: bool, cmd: SamlCmd) -> anyhow::Result
             default_client,
             default_redirect_uri,
             no_sign_requests,
+            no_jit,
         } => {
             let idp = idp_source(&idp)?.ok_or_else(|| {
                 InputError(
@@ -254,6 +296,7 @@ fn saml(gh: &Gatehouse, call: &Call, json: bool, cmd: SamlCmd) -> anyhow::Result
                     default_client_id: default_client,
                     default_redirect_uri,
                     sign_requests: !no_sign_requests,
+                    jit_enabled: !no_jit,
                     attribute_mapping: None,
                 },
             )?;
@@ -281,6 +324,7 @@ fn saml(gh: &Gatehouse, call: &Call, json: bool, cmd: SamlCmd) -> anyhow::Result
             default_redirect_uri,
             sign_requests,
             sso_binding,
+            jit,
         } => {
             let update = SamlConnectionUpdate {
                 name,
@@ -293,6 +337,7 @@ fn saml(gh: &Gatehouse, call: &Call, json: bool, cmd: SamlCmd) -> anyhow::Result
                 default_client_id: default_client,
                 default_redirect_uri,
                 sign_requests,
+                jit_enabled: jit,
                 vendor,
                 attribute_mapping: None,
                 idp: idp_source(&idp)?,

@@ -714,3 +714,47 @@ fn events_and_audit_verification() {
         assert_eq!(report["first_broken_seq"], 3, "{e:?}");
     });
 }
+
+#[test]
+fn role_rules_are_set_shown_and_explained() {
+    each_engine(|s| {
+        s.acme();
+        let dir = std::env::temp_dir().join(format!(
+            "gh-cli-roles-{}-{:?}",
+            std::process::id(),
+            s.engine
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let rules = dir.join("rules.json");
+        std::fs::write(
+            &rules,
+            r#"{"version":1,"dimensions":{"market":{}},"rules":[{"id":"india","condition":{"group":{"name":"RegionalManagers-India"}},"grants":[{"role":"regional_manager","scopes":{"market":"India"}}]}],"unmatched_policy":"deny"}"#,
+        )
+        .unwrap();
+        let stored = s.json(&["roles", "set", "acme", "--file", rules.to_str().unwrap()]);
+        assert_eq!(stored["version"], 1, "{:?}", s.engine);
+        let again = s.json(&["roles", "set", "acme", "--file", rules.to_str().unwrap()]);
+        assert_eq!(again["version"], 2);
+        assert_eq!(
+            s.json(&["roles", "show", "acme"])["rules"]["rules"][0]["id"],
+            "india"
+        );
+        let yes = s.json(&[
+            "roles",
+            "explain",
+            "acme",
+            "--group",
+            "RegionalManagers-India",
+        ]);
+        assert_eq!(yes["decision"], "granted");
+        assert_eq!(yes["grants"][0]["scopes"]["market"], "India");
+        let no = s
+            .run(&["roles", "explain", "acme", "--group", "Marketing"])
+            .ok();
+        assert!(no.stdout.contains("Marketing"), "{}", no.stdout);
+        std::fs::write(&rules, r#"{"rules":[{"id":"x","condition":{"group":{"name":"A"}},"grants":[{"role":"r","scopes":{"nope":"v"}}]}]}"#).unwrap();
+        let bad = s.run(&["roles", "set", "acme", "--file", rules.to_str().unwrap()]);
+        assert_eq!(bad.code, 2, "{}", bad.stderr);
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+}

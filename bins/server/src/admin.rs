@@ -55,6 +55,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/keys", web::get().to(list_keys))
             .route("/keys/rotate", web::post().to(rotate_keys))
             .route(
+                "/tenants/{tenant}/role-rules",
+                web::get().to(get_role_rules),
+            )
+            .route(
+                "/tenants/{tenant}/role-rules",
+                web::put().to(put_role_rules),
+            )
+            .route(
+                "/tenants/{tenant}/role-rules/explain",
+                web::post().to(explain_roles),
+            )
+            .route(
                 "/tenants/{tenant}/scim-directories",
                 web::get().to(list_scim_directories),
             )
@@ -550,4 +562,45 @@ async fn revoke_scim_token(
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+async fn get_role_rules(
+    req: HttpRequest,
+    gh: Facade,
+    path: web::Path<String>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    let rules = run(&gh, Surface::Admin, c, move |gh, _| {
+        gh.role_rules(&path)?
+            .ok_or(GatehouseError::NotFound { what: "role rules" })
+    })
+    .await?;
+    Ok(ok(rules))
+}
+
+async fn put_role_rules(
+    req: HttpRequest,
+    gh: Facade,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    let text = String::from_utf8(body.to_vec()).unwrap_or_default();
+    Ok(ok(run(&gh, Surface::Admin, c, move |gh, c| {
+        gh.set_role_rules(c, &path, &text)
+    })
+    .await?))
+}
+
+async fn explain_roles(
+    req: HttpRequest,
+    gh: Facade,
+    path: web::Path<String>,
+    body: web::Json<gatehouse::ExplainInput>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    Ok(ok(run(&gh, Surface::Admin, c, move |gh, _| {
+        gh.explain_roles(&path, &body)
+    })
+    .await?))
 }

@@ -58,6 +58,10 @@ pub struct NewSamlConnection {
     /// Sign AuthnRequests (default true).
     #[serde(default = "yes")]
     pub sign_requests: bool,
+    /// Create unknown users at first login (default true). Off: only users provisioned
+    /// beforehand (SCIM, admin) may sign in; others are refused with `jit_disabled`.
+    #[serde(default = "yes")]
+    pub jit_enabled: bool,
     /// Mapping overriding the vendor preset.
     #[serde(default)]
     pub attribute_mapping: Option<AttributeMapping>,
@@ -103,6 +107,9 @@ pub struct SamlConnectionUpdate {
     /// How AuthnRequests reach the IdP.
     #[serde(default)]
     pub sso_binding: Option<SsoBinding>,
+    /// Just-in-time provisioning on or off.
+    #[serde(default)]
+    pub jit_enabled: Option<bool>,
 }
 
 /// The SAML binding AuthnRequests are sent with.
@@ -177,6 +184,8 @@ pub struct SamlConnectionView {
     pub sp_metadata_url: String,
     /// AuthnRequests are signed.
     pub sign_requests: bool,
+    /// Unknown users are created at first login.
+    pub jit_enabled: bool,
     /// IdP-initiated logins accepted.
     pub allow_idp_initiated: bool,
     /// Default app for IdP-initiated logins.
@@ -404,6 +413,7 @@ impl Gatehouse {
             created_at: call.now.timestamp(),
             updated_at: call.now.timestamp(),
             sso_binding: idp.sso_binding.as_str().to_owned(),
+            jit_enabled: input.jit_enabled,
         };
         self.store.transaction(|conn| {
             let t = queries::find_tenant(conn, tenant)?
@@ -483,6 +493,10 @@ impl Gatehouse {
             if let Some(v) = &update.default_redirect_uri {
                 row.default_redirect_uri = Some(v.clone()).filter(|s| !s.is_empty());
                 changed.push("default_redirect_uri");
+            }
+            if let Some(v) = update.jit_enabled {
+                row.jit_enabled = v;
+                changed.push("jit_enabled");
             }
             if let Some(b) = update.sso_binding {
                 row.sso_binding = b.as_str().to_owned();
@@ -619,6 +633,7 @@ impl Gatehouse {
             acs_url: self.acs_url(&row.id),
             sp_metadata_url: self.sp_entity_id(&row.id),
             sign_requests: row.sign_requests,
+            jit_enabled: row.jit_enabled,
             allow_idp_initiated: row.allow_idp_initiated,
             default_client_id: row.default_client_id.clone(),
             default_redirect_uri: row.default_redirect_uri.clone(),

@@ -141,6 +141,7 @@ impl Gatehouse {
                     default_client_id: None,
                     default_redirect_uri: None,
                     sign_requests: true,
+                    jit_enabled: true,
                     attribute_mapping: None,
                 },
             )?,

@@ -555,6 +555,7 @@ impl Gatehouse {
                 queries::update_user(conn, &user).map_err(|e| LoginStep::Error(e.into()))?;
                 user
             }
+            None if !connection.jit_enabled => return Err(LoginStep::Refused("jit_disabled")),
             None => {
                 let user = models::User {
                     id: ids.new_user_id.to_owned(),
@@ -590,6 +591,13 @@ impl Gatehouse {
                 user
             }
         };
+        match self
+            .apply_role_mapping(conn, call, &tenant.id, &connection.id, &user.id, identity)
+            .map_err(LoginStep::Error)?
+        {
+            Ok(_grants) => {}
+            Err(code) => return Err(LoginStep::Refused(code)),
+        }
         let expires_at = now + tenant.session_lifetime_secs;
         queries::insert_session(
             conn,

@@ -337,7 +337,9 @@ impl Gatehouse {
             .live_session(conn, call, &stored.session_id)?
             .ok_or_else(|| bad_grant("session ended"))?;
         let key = self.active_signing_key(conn)?;
+        let grants = crate::roles::user_grants(conn, &user.id)?;
         let id_claims = self.id_token_claims(
+            &grants,
             &session,
             &user,
             &tenant,
@@ -399,6 +401,7 @@ impl Gatehouse {
         session: &models::Session,
         user: &models::User,
         tenant: &models::Tenant,
+        grants: &[role_mapper::Grant],
     ) -> Map<String, Value> {
         let mut c = Map::new();
         c.insert("sub".into(), json!(user.id));
@@ -428,11 +431,19 @@ impl Gatehouse {
             c.insert("acr".into(), json!(acr));
         }
         c.insert("sid".into(), json!(session.id));
+        // `roles`: the distinct role names, for apps that only check roles; `grants`: each role
+        // with its scope dimensions (market=India, team=...), for apps that scope data.
+        let mut roles: Vec<&str> = grants.iter().map(|g| g.role.as_str()).collect();
+        roles.dedup();
+        c.insert("roles".into(), json!(roles));
+        c.insert("grants".into(), json!(grants));
         c
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn id_token_claims(
         &self,
+        grants: &[role_mapper::Grant],
         session: &models::Session,
         user: &models::User,
         tenant: &models::Tenant,
@@ -440,7 +451,7 @@ impl Gatehouse {
         nonce: Option<&str>,
         call: &Call,
     ) -> Map<String, Value> {
-        let mut c = self.profile_claims(session, user, tenant);
+        let mut c = self.profile_claims(session, user, tenant, grants);
         c.insert("iss".into(), json!(self.issuer()));
         c.insert("aud".into(), json!(client_id));
         c.insert("iat".into(), json!(call.now.timestamp()));
@@ -476,7 +487,10 @@ impl Gatehouse {
             let (session, user, tenant) = self
                 .live_session(conn, call, &token.session_id)?
                 .ok_or_else(invalid)?;
-            Ok(Value::Object(self.profile_claims(&session, &user, &tenant)))
+            let grants = crate::roles::user_grants(conn, &user.id)?;
+            Ok(Value::Object(
+                self.profile_claims(&session, &user, &tenant, &grants),
+            ))
         })
     }
 
@@ -500,7 +514,8 @@ impl Gatehouse {
             else {
                 return Ok(inactive);
             };
-            let mut c = self.profile_claims(&session, &user, &tenant);
+            let grants = crate::roles::user_grants(conn, &user.id)?;
+            let mut c = self.profile_claims(&session, &user, &tenant, &grants);
             c.insert("active".into(), json!(true));
             c.insert("client_id".into(), json!(access.client_id));
             c.insert("scope".into(), json!(access.scope));

@@ -111,6 +111,7 @@ fn world(engine: Engine) -> World {
                 default_client_id: None,
                 default_redirect_uri: None,
                 sign_requests: true,
+                jit_enabled: true,
                 attribute_mapping: None,
             },
         )
@@ -601,6 +602,7 @@ fn a_response_for_another_tenants_connection_is_refused() {
                     default_client_id: Some("app".into()),
                     default_redirect_uri: Some(REDIRECT.into()),
                     sign_requests: true,
+                    jit_enabled: true,
                     attribute_mapping: None,
                 },
             )
@@ -788,6 +790,7 @@ fn connections_from_a_metadata_url_trust_every_listed_certificate_and_refresh() 
                 default_client_id: None,
                 default_redirect_uri: None,
                 sign_requests: true,
+                jit_enabled: true,
                 attribute_mapping: None,
             },
         )
@@ -813,6 +816,7 @@ fn connections_from_a_metadata_url_trust_every_listed_certificate_and_refresh() 
                 default_client_id: None,
                 default_redirect_uri: None,
                 sign_requests: true,
+                jit_enabled: true,
                 attribute_mapping: None,
             },
         )
@@ -827,4 +831,131 @@ fn connections_from_a_metadata_url_trust_every_listed_certificate_and_refresh() 
         ),
         "{e:?}"
     );
+}
+
+const SEED_RULES: &str = r#"{
+  "version": 1,
+  "dimensions": { "market": {}, "team": {} },
+  "rules": [
+    { "id": "admins", "condition": { "group": { "name": "Admins" } },
+      "grants": [{ "role": "super_administrator", "scopes": {} }] },
+    { "id": "sales-uae", "condition": { "group": { "name": "Sales-UAE-Inside" } },
+      "grants": [{ "role": "sales_representative", "scopes": { "market": "UAE", "team": "UAE-inside-sales" } }] }
+  ],
+  "unmatched_policy": "deny"
+}"#;
+
+#[test]
+fn role_rules_turn_idp_groups_into_grants_in_the_tokens_and_changes_are_audited() {
+    each(|w| {
+        let stored = w.gh.set_role_rules(&op(t0()), "acme", SEED_RULES).unwrap();
+        assert_eq!(stored.version, 1);
+        let tokens = login(w); // groups: Sales, Admins
+        let info = w.gh.userinfo(&op(t0()), &tokens.access_token).unwrap();
+        assert_eq!(
+            info["roles"],
+            serde_json::json!(["super_administrator"]),
+            "{:?}",
+            w.engine
+        );
+        assert_eq!(
+            info["grants"],
+            serde_json::json!([{ "role": "super_administrator" }])
+        );
+        // The IdP moves Alice to the UAE inside-sales group: the next login carries the new grant.
+        let (resp, relay) = idp_answer(w, &authorize(w, &[]), "alice@acme.test", |p| {
+            p.attributes.retain(|(n, _)| n != "groups");
+            p.attributes
+                .push(("groups".into(), vec!["Sales-UAE-Inside".into()]));
+        });
+        let done =
+            w.gh.acs(&browser(t0()), &w.connection.id, &resp, relay.as_deref())
+                .unwrap();
+        let tokens =
+            w.gh.exchange_code(
+                &browser(t0()),
+                &secret(w),
+                &code_of(&done.redirect_to),
+                REDIRECT,
+                None,
+            )
+            .unwrap();
+        let intro =
+            w.gh.introspect(&op(t0()), &secret(w), &tokens.access_token)
+                .unwrap();
+        assert_eq!(
+            intro["grants"],
+            serde_json::json!([{ "role": "sales_representative", "scopes": { "market": "UAE", "team": "UAE-inside-sales" } }])
+        );
+        let changes =
+            w.gh.audit_events(&AuditEventFilter {
+                tenant: "acme".into(),
+                event_type: Some("user.roles_changed".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(changes.len(), 2, "first grant, then the change");
+        // Dry run through the same rules.
+        let view =
+            w.gh.explain_roles(
+                "acme",
+                &ExplainInput {
+                    connection: w.connection.id.clone(),
+                    groups: vec!["Nobody".into()],
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(view.decision, "denied");
+        assert_eq!(view.unmatched_groups, ["Nobody"]);
+        assert!(w.gh.set_role_rules(&op(t0()), "acme", r#"{"version":1,"rules":[{"id":"x","condition":{"group":{"name":"A"}},"grants":[{"role":"r","scopes":{"undeclared":"v"}}]}]}"#).is_err());
+    });
+}
+
+#[test]
+fn a_deny_policy_refuses_people_no_rule_matches_and_creates_nobody() {
+    each(|w| {
+        w.gh.set_role_rules(&op(t0()), "acme", SEED_RULES).unwrap();
+        let (resp, relay) = idp_answer(w, &authorize(w, &[]), "carol@acme.test", |p| {
+            p.attributes.retain(|(n, _)| n != "groups");
+            p.attributes
+                .push(("groups".into(), vec!["Marketing".into()]));
+        });
+        let r =
+            w.gh.acs(&browser(t0()), &w.connection.id, &resp, relay.as_deref());
+        assert_eq!(login_failure(w, r), "no_role_mapping");
+        let created =
+            w.gh.audit_events(&AuditEventFilter {
+                tenant: "acme".into(),
+                event_type: Some("user.created".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        assert!(
+            created.is_empty(),
+            "{:?}: the refused login must not leave a user behind",
+            w.engine
+        );
+    });
+}
+
+#[test]
+fn with_jit_off_only_known_users_may_sign_in() {
+    each(|w| {
+        login(w); // Alice exists now.
+        w.gh.update_saml_connection(
+            &op(t0()),
+            &w.connection.id,
+            SamlConnectionUpdate {
+                jit_enabled: Some(false),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        login(w);
+        let (resp, relay) = idp_answer(w, &authorize(w, &[]), "dave@acme.test", |_| {});
+        let r =
+            w.gh.acs(&browser(t0()), &w.connection.id, &resp, relay.as_deref());
+        assert_eq!(login_failure(w, r), "jit_disabled");
+    });
 }

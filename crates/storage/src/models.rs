@@ -57,6 +57,28 @@ pub struct SamlConnection {
     pub updated_at: i64,
     /// `redirect` or `post`: how AuthnRequests reach the IdP.
     pub sso_binding: String,
+    /// Create unknown users at first login (just-in-time provisioning).
+    pub jit_enabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = role_rulesets)]
+pub struct RoleRuleset {
+    pub tenant_id: String,
+    /// The rule set as JSON (role-mapper's format).
+    pub ruleset: String,
+    pub version: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = user_grants, treat_none_as_null = true)]
+pub struct UserGrants {
+    pub user_id: String,
+    /// JSON array of grants ({role, scopes}).
+    pub grants: String,
+    pub ruleset_version: Option<i64>,
+    pub updated_at: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]

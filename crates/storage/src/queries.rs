@@ -620,3 +620,61 @@ pub fn lock_audit_chain(conn: &mut Conn, tenant_id: &str) -> Result<()> {
         crate::AnyConnection::Sqlite(_) => Ok(()),
     }
 }
+
+// ---------- role mapping ----------
+
+/// A tenant's role rule set.
+pub fn find_role_ruleset(conn: &mut Conn, tenant_id: &str) -> Result<Option<RoleRuleset>> {
+    classify(
+        role_rulesets::table
+            .find(tenant_id)
+            .select(RoleRuleset::as_select())
+            .first(conn)
+            .optional(),
+    )
+}
+
+/// Insert or replace a tenant's role rule set.
+pub fn put_role_ruleset(conn: &mut Conn, row: &RoleRuleset) -> Result<()> {
+    let updated = classify(
+        diesel::update(role_rulesets::table.find(&row.tenant_id))
+            .set(row)
+            .execute(conn),
+    )?;
+    if updated == 0 {
+        classify(
+            diesel::insert_into(role_rulesets::table)
+                .values(row)
+                .execute(conn),
+        )?;
+    }
+    Ok(())
+}
+
+/// The grants a user holds now.
+pub fn find_user_grants(conn: &mut Conn, user_id: &str) -> Result<Option<UserGrants>> {
+    classify(
+        user_grants::table
+            .find(user_id)
+            .select(UserGrants::as_select())
+            .first(conn)
+            .optional(),
+    )
+}
+
+/// Insert or replace a user's grants.
+pub fn put_user_grants(conn: &mut Conn, row: &UserGrants) -> Result<()> {
+    let updated = classify(
+        diesel::update(user_grants::table.find(&row.user_id))
+            .set(row)
+            .execute(conn),
+    )?;
+    if updated == 0 {
+        classify(
+            diesel::insert_into(user_grants::table)
+                .values(row)
+                .execute(conn),
+        )?;
+    }
+    Ok(())
+}

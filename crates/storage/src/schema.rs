@@ -47,6 +47,25 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         sso_binding -> Text,
+        jit_enabled -> Bool,
+    }
+}
+
+diesel::table! {
+    role_rulesets (tenant_id) {
+        tenant_id -> Text,
+        ruleset -> Text,
+        version -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    user_grants (user_id) {
+        user_id -> Text,
+        grants -> Text,
+        ruleset_version -> Nullable<BigInt>,
+        updated_at -> BigInt,
     }
 }
 
