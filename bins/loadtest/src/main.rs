@@ -387,7 +387,13 @@ impl Report {
             let database = u
                 .database
                 .map(|s| format!("{:.2}", cpu::per_login_ms(s, self.completed)))
-                .unwrap_or_else(|| "? (give --db-process)".into());
+                .unwrap_or_else(|| {
+                    if self.engine == "Sqlite" {
+                        "in the server (SQLite)".into()
+                    } else {
+                        "? (give --db-process)".into()
+                    }
+                });
             println!(
                 "  CPU during phase 2: machine {:.2} cores busy = {:.2} ms/login; server {server}; database {database}; generator {:.2} (ms/login)",
                 cpu::cores_busy(u.machine, self.wall),
