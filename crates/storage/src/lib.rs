@@ -23,6 +23,7 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use std::time::Duration;
 
 pub mod models;
+pub mod outbox;
 pub mod queries;
 pub mod schema;
 pub mod scim;

@@ -61,6 +61,17 @@ pub struct SamlConnection {
     pub jit_enabled: bool,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = refresh_tokens)]
+pub struct RefreshToken {
+    pub token_hash: String,
+    pub session_id: String,
+    pub client_id: String,
+    pub scope: String,
+    pub issued_at: i64,
+    pub used: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = role_rulesets)]
 pub struct RoleRuleset {
@@ -258,4 +269,49 @@ pub struct Group {
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = webhook_endpoints)]
+pub struct WebhookEndpoint {
+    pub id: String,
+    /// `None`: every tenant's events.
+    pub tenant_id: Option<String>,
+    pub url: String,
+    /// Sealed with the facade's secret box.
+    pub secret: String,
+    pub enabled: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = outbox_events)]
+pub struct OutboxEvent {
+    pub id: String,
+    pub tenant_id: String,
+    /// Per tenant, gap-free, increasing in commit order.
+    pub seq: i64,
+    pub event_type: String,
+    /// JSON object.
+    pub payload: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = deliveries)]
+pub struct Delivery {
+    pub id: String,
+    pub event_id: String,
+    pub tenant_id: String,
+    pub seq: i64,
+    /// `webhook` or `backchannel`.
+    pub target_kind: String,
+    /// Webhook endpoint id or OIDC client id.
+    pub target_id: String,
+    pub url: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub delivered_at: Option<i64>,
+    pub last_error: Option<String>,
+    pub locked_until: Option<i64>,
 }

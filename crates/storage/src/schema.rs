@@ -52,6 +52,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    refresh_tokens (token_hash) {
+        token_hash -> Text,
+        session_id -> Text,
+        client_id -> Text,
+        scope -> Text,
+        issued_at -> BigInt,
+        used -> Bool,
+    }
+}
+
+diesel::table! {
     role_rulesets (tenant_id) {
         tenant_id -> Text,
         ruleset -> Text,
@@ -255,3 +266,45 @@ diesel::joinable!(group_members -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(access_tokens, sessions);
 diesel::allow_tables_to_appear_in_same_query!(scim_tokens, scim_directories);
 diesel::allow_tables_to_appear_in_same_query!(group_members, groups, users);
+
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Text,
+        tenant_id -> Nullable<Text>,
+        url -> Text,
+        secret -> Text,
+        enabled -> Bool,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    outbox_events (id) {
+        id -> Text,
+        tenant_id -> Text,
+        seq -> BigInt,
+        event_type -> Text,
+        payload -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    deliveries (id) {
+        id -> Text,
+        event_id -> Text,
+        tenant_id -> Text,
+        seq -> BigInt,
+        target_kind -> Text,
+        target_id -> Text,
+        url -> Text,
+        attempts -> BigInt,
+        next_attempt_at -> BigInt,
+        delivered_at -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+        locked_until -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(deliveries -> outbox_events (event_id));
+diesel::allow_tables_to_appear_in_same_query!(deliveries, outbox_events);
