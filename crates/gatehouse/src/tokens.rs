@@ -75,6 +75,8 @@ pub struct TokenResponse {
     pub id_token: String,
     /// Granted scope.
     pub scope: String,
+    /// Single-use refresh token (rotated on every use), valid while the session lives.
+    pub refresh_token: String,
 }
 
 /// Parsed signing keys, cached by `kid` (parsing and decrypting a PEM per token would dominate
@@ -221,10 +223,7 @@ impl Gatehouse {
                 redirect_uri,
                 code_verifier,
             } => self.exchange_code(call, &auth, code, redirect_uri, code_verifier.as_deref()),
-            Grant::RefreshToken { .. } => Err(GatehouseError::oauth(
-                "unsupported_grant_type",
-                "refresh tokens are not issued",
-            )),
+            Grant::RefreshToken { refresh_token, .. } => self.refresh(call, &auth, refresh_token),
         }
     }
 
@@ -333,20 +332,37 @@ impl Gatehouse {
             }
             (None, None) => {}
         }
-        let (session, user, tenant) = self
-            .live_session(conn, call, &stored.session_id)?
-            .ok_or_else(|| bad_grant("session ended"))?;
-        let key = self.active_signing_key(conn)?;
-        let grants = crate::roles::user_grants(conn, &user.id)?;
-        let id_claims = self.id_token_claims(
-            &grants,
-            &session,
-            &user,
-            &tenant,
-            &client.id,
-            stored.nonce.as_deref(),
+        self.mint_tokens(
+            conn,
             call,
-        );
+            &client.id,
+            &stored.session_id,
+            stored.nonce.as_deref(),
+            &stored.scope,
+            access_token,
+        )
+    }
+
+    /// Issue an ID token, an access token and a refresh token for a live session.
+    #[allow(clippy::too_many_arguments)]
+    fn mint_tokens(
+        &self,
+        conn: &mut storage::Conn,
+        call: &Call,
+        client_id: &str,
+        session_id: &str,
+        nonce: Option<&str>,
+        scope: &str,
+        access_token: &str,
+    ) -> Result<TokenResponse> {
+        let (session, user, tenant) = self
+            .live_session(conn, call, session_id)?
+            .ok_or_else(|| GatehouseError::oauth("invalid_grant", "session ended"))?;
+        let key = self.active_signing_key(conn)?;
+        // Grants are read now, so a refresh carries roles changed since the login.
+        let grants = crate::roles::user_grants(conn, &user.id)?;
+        let id_claims =
+            self.id_token_claims(&grants, &session, &user, &tenant, client_id, nonce, call);
         let id_token = key
             .sign(&Value::Object(id_claims))
             .map_err(GatehouseError::internal)?;
@@ -355,10 +371,22 @@ impl Gatehouse {
             &models::AccessToken {
                 token_hash: token_hash(access_token),
                 session_id: session.id.clone(),
-                client_id: client.id.clone(),
-                scope: stored.scope.clone(),
+                client_id: client_id.to_owned(),
+                scope: scope.to_owned(),
                 issued_at: call.now.timestamp(),
                 expires_at: session.expires_at,
+            },
+        )?;
+        let refresh_token = format!("ghr_{}", self.random_hex(32));
+        queries::insert_refresh_token(
+            conn,
+            &models::RefreshToken {
+                token_hash: token_hash(&refresh_token),
+                session_id: session.id.clone(),
+                client_id: client_id.to_owned(),
+                scope: scope.to_owned(),
+                issued_at: call.now.timestamp(),
+                used: false,
             },
         )?;
         Ok(TokenResponse {
@@ -366,8 +394,40 @@ impl Gatehouse {
             token_type: "Bearer",
             expires_in: session.expires_at - call.now.timestamp(),
             id_token,
-            scope: stored.scope.clone(),
+            scope: scope.to_owned(),
+            refresh_token,
         })
+    }
+
+    /// The refresh grant: only while the user is active and the session is live. Refresh tokens
+    /// rotate; presenting a rotated one again means it was copied, so the session ends.
+    pub fn refresh(
+        &self,
+        call: &Call,
+        auth: &ClientAuth,
+        refresh_token: &str,
+    ) -> Result<TokenResponse> {
+        let access_token = format!("gha_{}", self.random_hex(32));
+        let bad_grant = |why: &str| GatehouseError::oauth("invalid_grant", why.to_owned());
+        let outcome: Result<Result<TokenResponse>> = self.store.transaction(|conn| {
+            let client = self.authenticate_client(conn, call, auth)?;
+            if refresh_token.len() > 200 {
+                return Ok(Err(bad_grant("unknown refresh token")));
+            }
+            let Some((row, fresh)) = queries::use_refresh_token(conn, &token_hash(refresh_token))? else {
+                return Ok(Err(bad_grant("unknown refresh token")));
+            };
+            if row.client_id != client.id {
+                return Ok(Err(bad_grant("refresh token was issued to another client")));
+            }
+            if !fresh {
+                queries::revoke_session(conn, &row.session_id, call.now.timestamp(), "refresh_token_reuse")?;
+                tracing::warn!(correlation_id = %call.correlation_id, session_id = %row.session_id, "rotated refresh token presented again; session revoked");
+                return Ok(Err(bad_grant("refresh token already used")));
+            }
+            Ok(self.mint_tokens(conn, call, &client.id, &row.session_id, None, &row.scope, &access_token))
+        });
+        outcome?
     }
 
     /// A session with its user and tenant, if it is still live (not expired, not revoked, user

@@ -959,3 +959,80 @@ fn with_jit_off_only_known_users_may_sign_in() {
         assert_eq!(login_failure(w, r), "jit_disabled");
     });
 }
+
+#[test]
+fn refresh_tokens_rotate_and_a_reused_one_ends_the_session() {
+    each(|w| {
+        let first = login(w);
+        let second =
+            w.gh.refresh(&browser(t0()), &secret(w), &first.refresh_token)
+                .unwrap();
+        assert_ne!(second.refresh_token, first.refresh_token);
+        assert_ne!(second.access_token, first.access_token);
+        let intro =
+            w.gh.introspect(&op(t0()), &secret(w), &second.access_token)
+                .unwrap();
+        assert_eq!(intro["active"], true, "{:?}", w.engine);
+        // Another client cannot use it.
+        w.gh.register_client(
+            &op(t0()),
+            NewClient {
+                name: "Other".into(),
+                redirect_uris: vec![REDIRECT.into()],
+                public: false,
+                backchannel_logout_uri: None,
+                client_id: Some("other".into()),
+                client_secret: Some("other-secret".into()),
+            },
+        )
+        .unwrap();
+        let other = ClientAuth::Secret {
+            client_id: "other".into(),
+            secret: "other-secret".into(),
+        };
+        assert!(matches!(
+            w.gh.refresh(&browser(t0()), &other, &second.refresh_token),
+            Err(GatehouseError::OAuth {
+                error: "invalid_grant",
+                ..
+            })
+        ));
+        // Presenting the rotated token again is theft: the session ends for every token of it.
+        assert!(matches!(
+            w.gh.refresh(&browser(t0()), &secret(w), &first.refresh_token),
+            Err(GatehouseError::OAuth {
+                error: "invalid_grant",
+                ..
+            })
+        ));
+        let intro =
+            w.gh.introspect(&op(t0()), &secret(w), &second.access_token)
+                .unwrap();
+        assert_eq!(
+            intro,
+            serde_json::json!({ "active": false }),
+            "{:?}",
+            w.engine
+        );
+        assert!(
+            w.gh.refresh(&browser(t0()), &secret(w), &second.refresh_token)
+                .is_err(),
+            "the session is over"
+        );
+    });
+}
+
+#[test]
+fn refresh_stops_when_the_session_expires() {
+    each(|w| {
+        let tokens = login(w);
+        let late = browser(t0() + Duration::seconds(901));
+        assert!(matches!(
+            w.gh.refresh(&late, &secret(w), &tokens.refresh_token),
+            Err(GatehouseError::OAuth {
+                error: "invalid_grant",
+                ..
+            })
+        ));
+    });
+}

@@ -678,3 +678,43 @@ pub fn put_user_grants(conn: &mut Conn, row: &UserGrants) -> Result<()> {
     }
     Ok(())
 }
+
+// ---------- refresh tokens ----------
+
+/// Store a refresh token (hashed).
+pub fn insert_refresh_token(conn: &mut Conn, row: &RefreshToken) -> Result<()> {
+    classify(
+        diesel::insert_into(refresh_tokens::table)
+            .values(row)
+            .execute(conn),
+    )
+    .map(drop)
+}
+
+/// Look a refresh token up and mark it used. Returns the row and whether it was fresh (a
+/// second use of a rotated token returns `false`: the caller treats that as theft).
+pub fn use_refresh_token(
+    conn: &mut Conn,
+    token_hash: &str,
+) -> Result<Option<(RefreshToken, bool)>> {
+    let Some(row) = classify(
+        refresh_tokens::table
+            .find(token_hash)
+            .select(RefreshToken::as_select())
+            .first(conn)
+            .optional(),
+    )?
+    else {
+        return Ok(None);
+    };
+    let fresh = classify(
+        diesel::update(
+            refresh_tokens::table
+                .find(token_hash)
+                .filter(refresh_tokens::used.eq(false)),
+        )
+        .set(refresh_tokens::used.eq(true))
+        .execute(conn),
+    )? == 1;
+    Ok(Some((row, fresh)))
+}

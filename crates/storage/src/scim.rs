@@ -516,7 +516,12 @@ pub fn hard_delete_user(conn: &mut Conn, tenant_id: &str, user_id: &str) -> Resu
             diesel::delete(auth_codes::table.filter(auth_codes::session_id.eq_any(chunk)))
                 .execute(conn),
         )?;
+        classify(
+            diesel::delete(refresh_tokens::table.filter(refresh_tokens::session_id.eq_any(chunk)))
+                .execute(conn),
+        )?;
     }
+    classify(diesel::delete(user_grants::table.find(user_id)).execute(conn))?;
     classify(diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn))?;
     classify(
         diesel::delete(group_members::table.filter(group_members::user_id.eq(user_id)))

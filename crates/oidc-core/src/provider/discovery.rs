@@ -130,8 +130,7 @@ impl DiscoveryDocument {
             scopes_supported: &["openid", "profile", "email"],
             response_types_supported: &["code"],
             response_modes_supported: &["query"],
-            // Refresh tokens are not issued yet: advertise only what the token endpoint accepts.
-            grant_types_supported: &["authorization_code"],
+            grant_types_supported: &["authorization_code", "refresh_token"],
             subject_types_supported: &["public"],
             id_token_signing_alg_values_supported: &["RS256"],
             token_endpoint_auth_methods_supported: &[

@@ -67,7 +67,8 @@ fn discovery_document_golden() {
             "query"
           ],
           "grant_types_supported": [
-            "authorization_code"
+            "authorization_code",
+            "refresh_token"
           ],
           "subject_types_supported": [
             "public"
