@@ -63,6 +63,96 @@ pub enum Command {
     /// Role mapping: IdP groups and attributes to roles and scopes.
     #[command(subcommand)]
     Roles(RolesCmd),
+    /// SCIM provisioning directories and their bearer tokens.
+    #[command(subcommand)]
+    Scim(ScimCmd),
+    /// A tenant's users.
+    #[command(subcommand)]
+    Users(UsersCmd),
+    /// Occupied seats of a tenant (active users; deactivated users do not count).
+    Seats {
+        /// Tenant slug or id.
+        tenant: String,
+    },
+}
+
+/// `gatehouse scim ...`
+#[derive(Debug, Subcommand)]
+pub enum ScimCmd {
+    /// Create a SCIM directory for a tenant (its base URL goes into Okta / Entra).
+    DirectoryCreate {
+        /// Tenant slug or id.
+        tenant: String,
+        /// Name shown to operators.
+        #[arg(long)]
+        name: String,
+    },
+    /// List a tenant's SCIM directories.
+    DirectoryList {
+        /// Tenant slug or id.
+        tenant: String,
+    },
+    /// Issue a bearer token for a directory (shown once).
+    TokenIssue {
+        /// Directory id.
+        directory: String,
+    },
+    /// Issue a new token; the directory's other tokens keep working for the overlap.
+    TokenRotate {
+        /// Directory id.
+        directory: String,
+        /// Seconds the old tokens stay valid (0..=2592000).
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(i64).range(0..=2_592_000))]
+        overlap_secs: i64,
+    },
+    /// Revoke one token.
+    TokenRevoke {
+        /// Directory id.
+        directory: String,
+        /// Token id.
+        token: String,
+    },
+    /// List a directory's tokens (never the secrets).
+    TokenList {
+        /// Directory id.
+        directory: String,
+    },
+}
+
+/// `gatehouse users ...`
+#[derive(Debug, Subcommand)]
+pub enum UsersCmd {
+    /// List a tenant's users.
+    List {
+        /// Tenant slug or id.
+        tenant: String,
+        /// Only active (`true`) or deactivated (`false`) users.
+        #[arg(long, value_name = "BOOL", action = ArgAction::Set)]
+        active: Option<bool>,
+        /// Page size.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(i64).range(1..=1000))]
+        limit: i64,
+        /// Skip this many.
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(i64).range(0..))]
+        offset: i64,
+    },
+    /// A user's provisioning and sign-in history (audit records targeting the user).
+    History {
+        /// Tenant slug or id.
+        tenant: String,
+        /// User id.
+        user: String,
+    },
+    /// Permanently delete a deactivated user (audited; cannot be undone).
+    Delete {
+        /// Tenant slug or id.
+        tenant: String,
+        /// User id.
+        user: String,
+        /// Confirm.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 /// `gatehouse roles ...`

@@ -3,7 +3,7 @@
 
 use crate::cli::{
     AuditCmd, Binding, Cli, ClientCmd, Command, IdpArgs, KeysCmd, OperatorTokenCmd, RolesCmd,
-    SamlCmd, TenantCmd,
+    SamlCmd, ScimCmd, TenantCmd, UsersCmd,
 };
 use crate::output::{self, print, print_json, warn};
 use crate::InputError;
@@ -141,19 +141,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if json {
                 print_json(&serde_json::to_value(&records)?)?;
             } else {
-                let rows = records
-                    .iter()
-                    .map(|r| {
-                        Ok((
-                            r.seq,
-                            r.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                            r.actor.to_string(),
-                            r.target.clone(),
-                            serde_json::to_value(&r.event)?,
-                        ))
-                    })
-                    .collect::<anyhow::Result<Vec<_>>>()?;
-                print(&output::audit_records(&rows))?;
+                print(&audit_table(&records)?)?;
             }
         }
         Command::Roles(RolesCmd::Set { tenant, file }) => {
@@ -196,6 +184,55 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             emit!(json, view, |v: &gatehouse::ExplainView| v
                 .explanation
                 .clone())?;
+        }
+        Command::Scim(cmd) => scim(&gh, &call, json, cmd)?,
+        Command::Users(UsersCmd::List {
+            tenant,
+            active,
+            limit,
+            offset,
+        }) => {
+            let users = gh.list_tenant_users(&tenant, active, limit, offset)?;
+            emit!(json, users, |u: &Vec<gatehouse::UserView>| u
+                .iter()
+                .map(|u| format!(
+                    "{}  {}  {}  {}",
+                    u.id,
+                    if u.active { "active  " } else { "inactive" },
+                    u.user_name.as_deref().or(u.email.as_deref()).unwrap_or("-"),
+                    u.directory_id
+                        .as_deref()
+                        .or(u.connection_id.as_deref())
+                        .unwrap_or("-")
+                ))
+                .collect::<Vec<_>>()
+                .join("\n"))?;
+        }
+        Command::Users(UsersCmd::History { tenant, user }) => {
+            let records = gh.user_history(&tenant, &user)?;
+            if json {
+                print_json(&serde_json::to_value(&records)?)?;
+            } else {
+                print(&audit_table(&records)?)?;
+            }
+        }
+        Command::Users(UsersCmd::Delete { tenant, user, yes }) => {
+            if !yes {
+                return Err(InputError("hard delete cannot be undone: add --yes".into()).into());
+            }
+            gh.hard_delete_user(&call, &tenant, &user)?;
+            emit!(
+                json,
+                json!({ "id": user, "deleted": true }),
+                |_v: &serde_json::Value| format!("user {user} deleted")
+            )?;
+        }
+        Command::Seats { tenant } => {
+            let seats = gh.seat_count(&tenant)?;
+            emit!(json, seats, |s: &gatehouse::SeatCount| format!(
+                "{tenant}: {} occupied seats (active users)",
+                s.active_users
+            ))?;
         }
         Command::Audit(AuditCmd::Verify { tenant }) => {
             return match gh.verify_audit_chain(&tenant)? {
@@ -489,4 +526,88 @@ fn operator_token(
             }
         }
     }
+}
+
+fn scim(gh: &Gatehouse, call: &Call, json: bool, cmd: ScimCmd) -> anyhow::Result<()> {
+    let issued = |t: &gatehouse::ScimTokenIssued| {
+        format!(
+            "directory {}\nbase URL  {}\ntoken id  {}\ntoken     {}",
+            t.directory_id, t.base_url, t.token_id, t.token
+        )
+    };
+    match cmd {
+        ScimCmd::DirectoryCreate { tenant, name } => {
+            let d = gh.create_scim_directory(call, &tenant, &name)?;
+            emit!(json, d, |d: &gatehouse::ScimDirectoryView| format!(
+                "{}  {}  {}",
+                d.id, d.name, d.base_url
+            ))
+        }
+        ScimCmd::DirectoryList { tenant } => {
+            let list = gh.list_scim_directories(&tenant)?;
+            emit!(json, list, |l: &Vec<gatehouse::ScimDirectoryView>| l
+                .iter()
+                .map(|d| format!("{}  {}  {}", d.id, d.name, d.base_url))
+                .collect::<Vec<_>>()
+                .join("\n"))
+        }
+        ScimCmd::TokenIssue { directory } => {
+            let t = gh.issue_scim_token(call, &directory)?;
+            warn("the token is shown only once: store it in the IdP's SCIM settings now");
+            emit!(json, t, issued)
+        }
+        ScimCmd::TokenRotate {
+            directory,
+            overlap_secs,
+        } => {
+            let t =
+                gh.rotate_scim_token(call, &directory, chrono::Duration::seconds(overlap_secs))?;
+            warn("the token is shown only once: store it in the IdP's SCIM settings now");
+            emit!(json, t, issued)
+        }
+        ScimCmd::TokenRevoke { directory, token } => {
+            gh.revoke_scim_token(call, &directory, &token)?;
+            emit!(
+                json,
+                json!({ "id": token, "revoked": true }),
+                |_v: &serde_json::Value| format!("token {token} revoked")
+            )
+        }
+        ScimCmd::TokenList { directory } => {
+            let list = gh.list_scim_tokens(&directory)?;
+            emit!(json, list, |l: &Vec<gatehouse::ScimTokenView>| l
+                .iter()
+                .map(|t| format!(
+                    "{}  created {}  {}",
+                    t.id,
+                    t.created_at,
+                    if t.revoked {
+                        "revoked".to_owned()
+                    } else {
+                        t.expires_at
+                            .as_ref()
+                            .map_or("live".to_owned(), |e| format!("expires {e}"))
+                    }
+                ))
+                .collect::<Vec<_>>()
+                .join("\n"))
+        }
+    }
+}
+
+/// Audit records as the human-readable table of `events` and `users history`.
+fn audit_table(records: &[audit::AuditRecord]) -> anyhow::Result<String> {
+    let rows = records
+        .iter()
+        .map(|r| {
+            Ok((
+                r.seq,
+                r.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                r.actor.to_string(),
+                r.target.clone(),
+                serde_json::to_value(&r.event)?,
+            ))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(output::audit_records(&rows))
 }

@@ -758,3 +758,58 @@ fn role_rules_are_set_shown_and_explained() {
         let _ = std::fs::remove_dir_all(&dir);
     });
 }
+
+#[test]
+fn scim_directories_tokens_users_and_seats() {
+    each_engine(|s| {
+        s.acme();
+        let dir = s.json(&["scim", "directory-create", "acme", "--name", "Okta"]);
+        let dir_id = dir["id"].as_str().unwrap().to_owned();
+        assert!(
+            dir["base_url"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("/scim/v2/{dir_id}")),
+            "{dir}"
+        );
+        assert_eq!(
+            s.json(&["scim", "directory-list", "acme"])
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+        let issued = s.run(&["scim", "token-issue", &dir_id]).ok();
+        assert!(issued.stderr.contains("only once"), "{}", issued.stderr);
+        let token_line = issued
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("token ") && !l.starts_with("token id"))
+            .unwrap()
+            .to_owned();
+        let token = token_line.split_whitespace().last().unwrap().to_owned();
+        let listed = s.run(&["scim", "token-list", &dir_id]).ok();
+        assert!(
+            !listed.stdout.contains(&token),
+            "a listed token must never show its secret"
+        );
+        let rotated = s.json(&["scim", "token-rotate", &dir_id, "--overlap-secs", "60"]);
+        assert_ne!(rotated["token"].as_str().unwrap(), token);
+        let token_id = rotated["token_id"].as_str().unwrap().to_owned();
+        s.json(&["scim", "token-revoke", &dir_id, &token_id]);
+        assert_eq!(
+            s.json(&["seats", "acme"])["active_users"],
+            0,
+            "{:?}",
+            s.engine
+        );
+        assert_eq!(
+            s.json(&["users", "list", "acme"]).as_array().unwrap().len(),
+            0
+        );
+        let refused = s.run(&["users", "delete", "acme", "usr_nope"]);
+        assert_eq!(refused.code, 2, "{}", refused.stderr);
+        let missing = s.run(&["users", "delete", "acme", "usr_nope", "--yes"]);
+        assert_eq!(missing.code, 2, "{}", missing.stderr);
+    });
+}
