@@ -23,6 +23,7 @@ mod audit_log;
 mod connections;
 pub mod demo;
 mod error;
+mod events;
 mod login;
 pub mod os;
 mod roles;
@@ -36,6 +37,7 @@ pub use admin::*;
 pub use audit_log::*;
 pub use connections::*;
 pub use error::{GatehouseError, Result};
+pub use events::*;
 pub use login::*;
 pub use roles::*;
 pub use scim::*;
@@ -150,6 +152,8 @@ pub struct Gatehouse {
     key_cache: tokens::KeyCache,
     runtime_cache: login::RuntimeCache,
     demo_idp: Mutex<Option<std::sync::Arc<demo::DemoIdp>>>,
+    /// The HTTP client of the event delivery worker, built on first use.
+    http: std::sync::OnceLock<reqwest::blocking::Client>,
 }
 
 impl std::fmt::Debug for Gatehouse {
@@ -171,6 +175,7 @@ impl Gatehouse {
             key_cache: tokens::KeyCache::default(),
             runtime_cache: login::RuntimeCache::default(),
             demo_idp: Mutex::new(None),
+            http: std::sync::OnceLock::new(),
         }
     }
 

@@ -208,6 +208,8 @@ impl Gatehouse {
                     ruleset_version: u64::try_from(version).ok(),
                 },
             )?;
+            let data = serde_json::json!({ "user_id": user_id, "grants": grants });
+            self.emit(conn, call, tenant_id, "user.roles_changed", data)?;
         }
         Ok(Ok(grants))
     }

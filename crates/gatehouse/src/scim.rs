@@ -1019,22 +1019,28 @@ impl Gatehouse {
                 AuditEvent::UserUpdated {
                     user_id: row.id.clone(),
                     source: ChangeSource::Scim,
-                    changed_fields: fields,
+                    changed_fields: fields.clone(),
                 },
             )?;
+            let data = json!({ "user_id": row.id, "source": "scim", "changed_fields": fields });
+            self.emit(conn, call, &client.tenant_id, "user.updated", data)?;
         }
         match (old_row.active, row.active) {
             (true, false) => self.deactivate(conn, call, client, &row.id)?,
-            (false, true) => self.audit(
-                conn,
-                call,
-                &client.tenant_id,
-                Some(&row.id),
-                AuditEvent::UserReactivated {
-                    user_id: row.id.clone(),
-                    source: ChangeSource::Scim,
-                },
-            )?,
+            (false, true) => {
+                self.audit(
+                    conn,
+                    call,
+                    &client.tenant_id,
+                    Some(&row.id),
+                    AuditEvent::UserReactivated {
+                        user_id: row.id.clone(),
+                        source: ChangeSource::Scim,
+                    },
+                )?;
+                let data = json!({ "user_id": row.id, "source": "scim" });
+                self.emit(conn, call, &client.tenant_id, "user.reactivated", data)?;
+            }
             _ => {}
         }
         self.audit_scim(
@@ -1064,8 +1070,6 @@ impl Gatehouse {
         client: &ScimClient,
         user_id: &str,
     ) -> Result<()> {
-        let ended =
-            queries::revoke_user_sessions(conn, user_id, call.now.timestamp(), "user_deactivated")?;
         self.audit(
             conn,
             call,
@@ -1076,18 +1080,16 @@ impl Gatehouse {
                 source: ChangeSource::Scim,
             },
         )?;
-        for session_id in ended {
-            self.audit(
-                conn,
-                call,
-                &client.tenant_id,
-                Some(user_id),
-                AuditEvent::SessionTerminated {
-                    session_id,
-                    reason: SessionEndReason::UserDeactivated,
-                },
-            )?;
-        }
+        let data = json!({ "user_id": user_id, "source": "scim" });
+        self.emit(conn, call, &client.tenant_id, "user.deactivated", data)?;
+        // Revocation, its audit records, events and back-channel logouts: one mechanism.
+        self.end_user_sessions(
+            conn,
+            call,
+            user_id,
+            SessionEndReason::UserDeactivated,
+            "user_deactivated",
+        )?;
         Ok(())
     }
 
@@ -1172,6 +1174,8 @@ impl Gatehouse {
                 source: ChangeSource::Scim,
             },
         )?;
+        let data = json!({ "user_id": row.id, "source": "scim" });
+        self.emit(conn, call, &client.tenant_id, "user.created", data)?;
         self.audit_scim(
             conn,
             call,
@@ -1224,6 +1228,8 @@ impl Gatehouse {
                 source: ChangeSource::Scim,
             },
         )?;
+        let data = json!({ "user_id": row.id, "source": "scim" });
+        self.emit(conn, call, &client.tenant_id, "user.deleted", data)?;
         self.audit_scim(
             conn,
             call,

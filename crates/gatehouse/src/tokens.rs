@@ -191,7 +191,7 @@ impl Gatehouse {
         Ok(Jwks::from_signing_keys(keys.iter()).to_json())
     }
 
-    fn active_signing_key(&self, conn: &mut storage::Conn) -> Result<SigningKey> {
+    pub(crate) fn active_signing_key(&self, conn: &mut storage::Conn) -> Result<SigningKey> {
         let rows = queries::list_signing_keys(conn)?;
         let row = rows
             .iter()
