@@ -99,7 +99,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(
                 "/scim-directories/{id}/tokens/{token}",
                 web::delete().to(revoke_scim_token),
-            ),
+            )
+            .route("/sessions/{id}/revoke", web::post().to(revoke_session))
+            .route(
+                "/users/{id}/revoke-sessions",
+                web::post().to(revoke_user_sessions),
+            )
+            .route("/users/{id}/sessions", web::get().to(list_user_sessions))
+            .route("/webhooks", web::get().to(list_webhooks))
+            .route("/webhooks", web::post().to(create_webhook))
+            .route("/webhooks/{id}", web::delete().to(delete_webhook))
+            .route("/tenants/{tenant}/events", web::get().to(tenant_events)),
     );
 }
 
@@ -601,6 +611,119 @@ async fn explain_roles(
     let c = operator(&req, &gh).await?;
     Ok(ok(run(&gh, Surface::Admin, c, move |gh, _| {
         gh.explain_roles(&path, &body)
+    })
+    .await?))
+}
+
+// ----- sessions and events to the app -----
+
+#[derive(Deserialize, Default)]
+struct ReasonBody {
+    #[serde(default)]
+    reason: String,
+}
+
+async fn revoke_session(
+    req: HttpRequest,
+    gh: Facade,
+    path: web::Path<String>,
+    body: Option<web::Json<ReasonBody>>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    let reason = body.map(|b| b.into_inner().reason).unwrap_or_default();
+    run(&gh, Surface::Admin, c, move |gh, c| {
+        gh.revoke_session(c, &path, &reason)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn revoke_user_sessions(
+    req: HttpRequest,
+    gh: Facade,
+    path: web::Path<String>,
+    body: Option<web::Json<ReasonBody>>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    let reason = body.map(|b| b.into_inner().reason).unwrap_or_default();
+    let ended = run(&gh, Surface::Admin, c, move |gh, c| {
+        gh.revoke_user_sessions(c, &path, &reason)
+    })
+    .await?;
+    Ok(ok(serde_json::json!({ "revoked": ended })))
+}
+
+async fn list_user_sessions(
+    req: HttpRequest,
+    gh: Facade,
+    path: web::Path<String>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    Ok(ok(run(&gh, Surface::Admin, c, move |gh, _| {
+        gh.list_user_sessions(&path)
+    })
+    .await?))
+}
+
+async fn list_webhooks(req: HttpRequest, gh: Facade) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    Ok(ok(run(&gh, Surface::Admin, c, |gh, _| {
+        gh.list_webhook_endpoints()
+    })
+    .await?))
+}
+
+#[derive(Deserialize)]
+struct WebhookBody {
+    /// Tenant id or slug; absent for every tenant.
+    #[serde(default)]
+    tenant: Option<String>,
+    url: String,
+}
+
+async fn create_webhook(
+    req: HttpRequest,
+    gh: Facade,
+    body: web::Json<WebhookBody>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    let body = body.into_inner();
+    let created = run(&gh, Surface::Admin, c, move |gh, c| {
+        gh.create_webhook_endpoint(c, body.tenant.as_deref(), &body.url)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(created))
+}
+
+async fn delete_webhook(
+    req: HttpRequest,
+    gh: Facade,
+    path: web::Path<String>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    run(&gh, Surface::Admin, c, move |gh, c| {
+        gh.delete_webhook_endpoint(c, &path)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize)]
+struct OutboxQuery {
+    after: Option<i64>,
+    limit: Option<i64>,
+}
+
+async fn tenant_events(
+    req: HttpRequest,
+    gh: Facade,
+    path: web::Path<String>,
+    q: web::Query<OutboxQuery>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    let q = q.into_inner();
+    Ok(ok(run(&gh, Surface::Admin, c, move |gh, _| {
+        gh.events_since(&path, q.after.unwrap_or(0), q.limit.unwrap_or(100))
     })
     .await?))
 }

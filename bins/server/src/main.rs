@@ -98,6 +98,22 @@ fn init_tracing(json: bool) {
     }
 }
 
+/// The event delivery worker: every 250 ms, deliver what is due (webhooks, back-channel
+/// logouts), so a revocation reaches the app within a second. Every replica runs one; the leases
+/// in the outbox keep them from posting the same delivery twice at once. A plain thread, because
+/// the facade's HTTP client is blocking and must stay off the async executor.
+fn spawn_event_delivery(gh: Arc<Gatehouse>) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("event-delivery".into())
+        .spawn(move || loop {
+            if let Err(error) = gh.deliver_due(&Call::system(now()), 100) {
+                tracing::warn!(%error, "event delivery pass failed");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        })
+        .map(drop)
+}
+
 fn main() -> anyhow::Result<()> {
     let config_file = std::env::args().skip_while(|a| a != "--config").nth(1);
     let settings = Settings::load(config_file.as_deref().map(std::path::Path::new), |k| {
@@ -129,6 +145,7 @@ fn main() -> anyhow::Result<()> {
             demo.users.join(" or ")
         );
     }
+    spawn_event_delivery(gh.clone()).context("starting the event delivery worker")?;
     tracing::info!(listen = %settings.listen, public_url = %settings.public_url, database = ?gh.store().engine(), "gatehouse-server starting");
     let data = web::Data::new(gh);
     let listen = settings.listen;

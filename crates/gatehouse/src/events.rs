@@ -676,6 +676,15 @@ mod tests {
     }
 
     #[test]
+    fn signature_matches_the_worked_example_of_docs_events_md() {
+        // Computed independently (Python's hmac) and printed in docs/events.md.
+        assert_eq!(
+            webhook_signature("whsec_test", 1_795_428_000, br#"{"id":"evt_1"}"#).unwrap(),
+            "t=1795428000,v1=91e9a57652a8933c9d26161390259cdf2c524134da91bd0b8f9cb4aa54953b15"
+        );
+    }
+
+    #[test]
     fn signature_round_trip_and_rejections() {
         let body = br#"{"id":"evt_1"}"#;
         let header = webhook_signature("whsec_k", 1_700_000_000, body).unwrap();
