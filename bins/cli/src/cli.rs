@@ -74,6 +74,51 @@ pub enum Command {
         /// Tenant slug or id.
         tenant: String,
     },
+    /// Sign-in sessions: list and revoke.
+    #[command(subcommand)]
+    Sessions(SessionsCmd),
+    /// Webhook endpoints that receive lifecycle events (see docs/events.md).
+    #[command(subcommand)]
+    Webhooks(WebhooksCmd),
+}
+
+/// `gatehouse sessions ...`
+#[derive(Debug, Subcommand)]
+pub enum SessionsCmd {
+    /// A user's sessions, newest first.
+    List {
+        /// User id.
+        user: String,
+    },
+    /// End one session now everywhere (the app is told through back-channel logout and a
+    /// `session.revoked` webhook).
+    Revoke {
+        /// Session id.
+        id: String,
+        /// Why (stored with the session).
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+}
+
+/// `gatehouse webhooks ...`
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCmd {
+    /// Register an endpoint; prints its signing secret once.
+    Create {
+        /// Where events are posted (https).
+        url: String,
+        /// Only this tenant's events (slug or id); every tenant's without it.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Every endpoint.
+    List,
+    /// Delete an endpoint (its undelivered events are dropped).
+    Delete {
+        /// Endpoint id.
+        id: String,
+    },
 }
 
 /// `gatehouse scim ...`
@@ -142,6 +187,14 @@ pub enum UsersCmd {
         tenant: String,
         /// User id.
         user: String,
+    },
+    /// End every live session of a user now, everywhere.
+    RevokeSessions {
+        /// User id.
+        user: String,
+        /// Why (stored with the sessions).
+        #[arg(long, default_value = "")]
+        reason: String,
     },
     /// Permanently delete a deactivated user (audited; cannot be undone).
     Delete {

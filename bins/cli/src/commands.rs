@@ -3,7 +3,7 @@
 
 use crate::cli::{
     AuditCmd, Binding, Cli, ClientCmd, Command, IdpArgs, KeysCmd, OperatorTokenCmd, RolesCmd,
-    SamlCmd, ScimCmd, TenantCmd, UsersCmd,
+    SamlCmd, ScimCmd, SessionsCmd, TenantCmd, UsersCmd, WebhooksCmd,
 };
 use crate::output::{self, print, print_json, warn};
 use crate::InputError;
@@ -225,6 +225,74 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 json,
                 json!({ "id": user, "deleted": true }),
                 |_v: &serde_json::Value| format!("user {user} deleted")
+            )?;
+        }
+        Command::Users(UsersCmd::RevokeSessions { user, reason }) => {
+            let ended = gh.revoke_user_sessions(&call, &user, &reason)?;
+            emit!(
+                json,
+                json!({ "revoked": ended }),
+                |_v: &serde_json::Value| { format!("{} sessions of {user} revoked", ended.len()) }
+            )?;
+        }
+        Command::Sessions(SessionsCmd::List { user }) => {
+            let sessions = gh.list_user_sessions(&user)?;
+            emit!(json, sessions, |l: &Vec<gatehouse::SessionView>| {
+                output::table(
+                    &["ID", "APP", "CREATED", "EXPIRES", "REVOKED"],
+                    &l.iter()
+                        .map(|s| {
+                            vec![
+                                s.id.clone(),
+                                s.client_id.clone(),
+                                s.created_at.clone(),
+                                s.expires_at.clone(),
+                                s.revoked_at.clone().unwrap_or_else(|| "-".into()),
+                            ]
+                        })
+                        .collect::<Vec<_>>(),
+                )
+            })?;
+        }
+        Command::Sessions(SessionsCmd::Revoke { id, reason }) => {
+            gh.revoke_session(&call, &id, &reason)?;
+            emit!(
+                json,
+                json!({ "id": id, "revoked": true }),
+                |_v: &serde_json::Value| format!("session {id} revoked")
+            )?;
+        }
+        Command::Webhooks(WebhooksCmd::Create { url, tenant }) => {
+            let created = gh.create_webhook_endpoint(&call, tenant.as_deref(), &url)?;
+            emit!(json, created, |c: &gatehouse::WebhookCreated| format!(
+                "webhook {} created\nsigning secret (shown only now): {}",
+                c.endpoint.id, c.secret
+            ))?;
+        }
+        Command::Webhooks(WebhooksCmd::List) => {
+            let list = gh.list_webhook_endpoints()?;
+            emit!(json, list, |l: &Vec<gatehouse::WebhookEndpointView>| {
+                output::table(
+                    &["ID", "TENANT", "URL", "ENABLED"],
+                    &l.iter()
+                        .map(|w| {
+                            vec![
+                                w.id.clone(),
+                                w.tenant_id.clone().unwrap_or_else(|| "(all)".into()),
+                                w.url.clone(),
+                                w.enabled.to_string(),
+                            ]
+                        })
+                        .collect::<Vec<_>>(),
+                )
+            })?;
+        }
+        Command::Webhooks(WebhooksCmd::Delete { id }) => {
+            gh.delete_webhook_endpoint(&call, &id)?;
+            emit!(
+                json,
+                json!({ "id": id, "deleted": true }),
+                |_v: &serde_json::Value| format!("webhook {id} deleted")
             )?;
         }
         Command::Seats { tenant } => {

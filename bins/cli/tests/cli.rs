@@ -813,3 +813,43 @@ fn scim_directories_tokens_users_and_seats() {
         assert_eq!(missing.code, 2, "{}", missing.stderr);
     });
 }
+
+#[test]
+fn webhooks_are_created_with_a_secret_shown_once_listed_and_deleted_and_sessions_revoked() {
+    each_engine(|s| {
+        let e = s.engine;
+        s.acme();
+        let created = s
+            .run(&[
+                "--json",
+                "webhooks",
+                "create",
+                "https://app.example.test/hooks",
+                "--tenant",
+                "acme",
+            ])
+            .ok()
+            .json();
+        let secret = created["secret"].as_str().unwrap().to_owned();
+        assert!(secret.starts_with("whsec_"), "{e:?}");
+        let id = created["endpoint"]["id"].as_str().unwrap().to_owned();
+        let list = s.run(&["webhooks", "list"]).ok();
+        assert!(list.stdout.contains(&id), "{e:?}");
+        assert!(list.stdout.contains("https://app.example.test/hooks"));
+        assert!(!list.stdout.contains(&secret));
+        let plain_http = s.run(&["webhooks", "create", "http://app.example.test/hooks"]);
+        assert_eq!(plain_http.code, 2, "{e:?}: {}", plain_http.stderr);
+        s.run(&["webhooks", "delete", &id]).ok();
+        assert!(!s.run(&["webhooks", "list"]).ok().stdout.contains(&id));
+        let again = s.run(&["webhooks", "delete", &id]);
+        assert_eq!(again.code, 2, "{e:?}");
+
+        let missing = s.run(&["sessions", "revoke", "ses_nope"]);
+        assert_eq!(missing.code, 2, "{e:?}");
+        assert!(missing.stderr.contains("session not found"), "{e:?}");
+        let missing = s.run(&["users", "revoke-sessions", "usr_nope"]);
+        assert!(missing.stderr.contains("user not found"), "{e:?}");
+        let missing = s.run(&["sessions", "list", "usr_nope"]);
+        assert_eq!(missing.code, 2, "{e:?}");
+    });
+}
