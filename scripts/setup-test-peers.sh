@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the third-party test peers of bins/server/tests/e2e.rs (a pysaml2 IdP and an Authlib
-# OIDC client, pinned in scripts/test-peers/requirements.txt) into target/test-peers/venv.
+# Installs the third-party test peers of bins/server/tests/e2e.rs and scim_http.rs (a pysaml2 IdP,
+# an Authlib OIDC client and the scim2-tester checker, pinned in scripts/test-peers/requirements.txt)
+# into target/test-peers/venv.
 #
 # Idempotent: the venv is rebuilt only when it is missing, broken, or the requirements changed
 # (their SHA-256 is stored in the venv). System packages are never installed here; what is
@@ -30,7 +31,7 @@ fi
 
 want=$(sha256sum "$requirements" | cut -d' ' -f1)
 if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] \
-  && "$venv/bin/python" -c 'import saml2, authlib, requests' >/dev/null 2>&1; then
+  && "$venv/bin/python" -c 'import saml2, authlib, requests, scim2_tester, httpx2' >/dev/null 2>&1; then
   echo "setup-test-peers: $venv is up to date"
   exit 0
 fi
@@ -40,6 +41,6 @@ rm -rf "$venv"
 mkdir -p "$(dirname "$venv")"
 python3 -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input -r "$requirements"
-"$venv/bin/python" -c 'import saml2, authlib, requests' 
+"$venv/bin/python" -c 'import saml2, authlib, requests, scim2_tester, httpx2' 
 echo "$want" >"$stamp"
-echo "setup-test-peers: installed $("$venv/bin/python" -m pip freeze --disable-pip-version-check | grep -iE '^(pysaml2|authlib|requests)==' | tr '\n' ' ')"
+echo "setup-test-peers: installed $("$venv/bin/python" -m pip freeze --disable-pip-version-check | grep -iE '^(pysaml2|authlib|requests|scim2-tester)==' | tr '\n' ' ')"

@@ -25,14 +25,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/docs/scim.md", web::get().to(documentation));
     cfg.service(
         web::scope("/scim/v2/{directory}")
-            .route(
-                "/ServiceProviderConfig",
-                web::get().to(service_provider_config),
+            // The discovery documents are read-only (RFC 7644 §4): any other method is `405`
+            // with `Allow: GET`, not a `404` from the `/{kind}` routes below (registered later,
+            // so these resources match first).
+            .service(
+                read_only("/ServiceProviderConfig").route(web::get().to(service_provider_config)),
             )
-            .route("/ResourceTypes", web::get().to(resource_types))
-            .route("/ResourceTypes/{name}", web::get().to(resource_type))
-            .route("/Schemas", web::get().to(schemas))
-            .route("/Schemas/{id}", web::get().to(schema))
+            .service(read_only("/ResourceTypes").route(web::get().to(resource_types)))
+            .service(read_only("/ResourceTypes/{name}").route(web::get().to(resource_type)))
+            .service(read_only("/Schemas").route(web::get().to(schemas)))
+            .service(read_only("/Schemas/{id}").route(web::get().to(schema)))
             .route("/.search", web::post().to(search_all))
             .route("/Bulk", web::post().to(bulk))
             .route("/{kind}", web::get().to(list))
@@ -173,6 +175,28 @@ macro_rules! scim_auth {
             Err(response) => return Ok(response),
         }
     };
+}
+
+/// A discovery resource: its GET route is added by the caller, every other method is answered
+/// by [`method_not_allowed`].
+fn read_only(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+/// `405` with `Allow: GET` and a SCIM error body, after authentication (an unauthenticated
+/// caller learns nothing beyond the usual `401`).
+async fn method_not_allowed(req: HttpRequest, gh: Facade) -> Result<HttpResponse, HttpError> {
+    let s = scim_auth!(req, gh);
+    let detail = format!(
+        "{} is not supported here; this endpoint is read-only",
+        req.method()
+    );
+    let body = gatehouse::scim_error_body(405, None, &detail);
+    Ok(HttpResponse::MethodNotAllowed()
+        .insert_header((header::ALLOW, "GET"))
+        .insert_header(("X-Correlation-Id", s.call.correlation_id))
+        .content_type(SCIM_JSON)
+        .body(body.to_string()))
 }
 
 fn kind_of(req: &HttpRequest, correlation_id: &str) -> Result<ScimKind, HttpError> {

@@ -1,7 +1,8 @@
 //! The SCIM endpoints over real HTTP against the `gatehouse-server` binary: configuration via
 //! the admin API, bearer authentication, `application/scim+json`, ETag/Location headers, SCIM
 //! error bodies, the 1 MiB body bound and the per-token rate limit (429 + Retry-After), on
-//! SQLite and PostgreSQL.
+//! SQLite and PostgreSQL; and the scim2-tester compliance run (`scripts/test-peers/scim_check.py`
+//! in the venv of `scripts/setup-test-peers.sh`) against the same server on both engines.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use gatehouse::os::{now, OsEntropy};
@@ -161,6 +162,36 @@ fn scim_over_http() {
         let doc = http.get(&doc_uri).send().unwrap().text().unwrap();
         assert!(doc.contains("## Supported filters"));
 
+        // The discovery documents are read-only: other methods are 405 with `Allow: GET`
+        // (scim2-tester's `*_endpoint_methods` checks; they used to fall through to 404),
+        // after authentication.
+        for (method, path) in [
+            (reqwest::Method::POST, "/ServiceProviderConfig"),
+            (reqwest::Method::PUT, "/ResourceTypes"),
+            (reqwest::Method::PATCH, "/ResourceTypes/User"),
+            (reqwest::Method::DELETE, "/Schemas"),
+            (
+                reqwest::Method::PUT,
+                "/Schemas/urn:ietf:params:scim:schemas:core:2.0:User",
+            ),
+        ] {
+            let url = format!("{base_url}{path}");
+            let (s, h, e) = body(
+                scim(http.request(method.clone(), &url), &token)
+                    .body("{}")
+                    .send()
+                    .unwrap(),
+            );
+            assert_eq!(
+                (s, e["status"].as_str()),
+                (405, Some("405")),
+                "{method} {path}"
+            );
+            assert_eq!(h["allow"], "GET");
+            let (s, _, _) = body(http.request(method, &url).send().unwrap());
+            assert_eq!(s, 401, "{path}");
+        }
+
         // No token, a wrong token: 401 with a SCIM error body and a Bearer challenge.
         let (s, h, e) = body(http.get(format!("{base_url}/Users")).send().unwrap());
         assert_eq!(s, 401);
@@ -273,5 +304,122 @@ fn scim_over_http() {
         assert!(retry >= 1);
         let (_, _, e) = body(r);
         assert_eq!(e["status"], "429");
+    }
+}
+
+/// The venv's interpreter. Missing peers are a failure, never a skip: CI runs
+/// `scripts/setup-test-peers.sh` first (scripts/test does).
+fn venv_python() -> std::path::PathBuf {
+    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/test-peers/venv/bin/python");
+    assert!(
+        python.exists(),
+        "scim2-tester is not installed ({} is missing): run scripts/setup-test-peers.sh",
+        python.display()
+    );
+    python
+}
+
+/// The last lines of the server's log (the whole log of a run is thousands of lines).
+fn log_tail(server: &Server) -> String {
+    let log = std::fs::read_to_string(&server.log).unwrap_or_default();
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
+/// Tenant `acme`, a SCIM directory and a token, through the admin API: (base URL, token).
+fn provisioned_directory(http: &Client, server: &Server, op: &str) -> (String, String) {
+    let admin = |path: &str| format!("{}/admin/v1{path}", server.base);
+    let (s, _, _) = body(
+        http.post(admin("/tenants"))
+            .bearer_auth(op)
+            .json(&json!({"slug": "acme", "display_name": "Acme"}))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(s, 201);
+    let (s, _, dir) = body(
+        http.post(admin("/tenants/acme/scim-directories"))
+            .bearer_auth(op)
+            .json(&json!({"name": "scim2-tester"}))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(s, 201);
+    let dir_id = dir["id"].as_str().unwrap();
+    let (s, _, issued) = body(
+        http.post(admin(&format!("/scim-directories/{dir_id}/tokens")))
+            .bearer_auth(op)
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(s, 201);
+    (
+        dir["base_url"].as_str().unwrap().to_owned(),
+        issued["token"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[test]
+fn scim2_tester_passes_every_check() {
+    let python = venv_python();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scripts/test-peers/scim_check.py");
+    for engine in ENGINES {
+        let db = TestDatabase::new(engine).unwrap();
+        let op = operator_token(&db);
+        let server = Server::start(&db.url, "10000");
+        let (base_url, token) = provisioned_directory(&Client::new(), &server, &op);
+        let out = Command::new(&python)
+            .arg(&script)
+            .args(["--base-url", &base_url])
+            .env("SCIM_TOKEN", &token)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let summary: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+            panic!("{engine:?}: scim_check.py printed no JSON summary ({e}): {stdout}\n{stderr}")
+        });
+        let failing: Vec<&Value> = summary["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| {
+                c.get("excluded").is_none()
+                    && matches!(
+                        c["status"].as_str(),
+                        Some("ERROR" | "CRITICAL" | "DEVIATION")
+                    )
+            })
+            .collect();
+        assert!(
+            out.status.success() && failing.is_empty(),
+            "{engine:?}: scim2-tester {} reports {} failing check(s): {}\nby status: {}\nserver log: {}",
+            summary["scim2_tester"],
+            failing.len(),
+            serde_json::to_string_pretty(&failing).unwrap(),
+            summary["by_status"],
+            log_tail(&server),
+        );
+        // The run really exercised the server: discovery, CRUD and PATCH on both types.
+        assert!(
+            summary["by_status"]["SUCCESS"].as_u64().unwrap() >= 100,
+            "{summary}"
+        );
+        for name in [
+            "User/object_creation",
+            "Group/object_replacement",
+            "User/object_deletion",
+        ] {
+            assert!(
+                summary["checks"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|c| c["name"] == name && c["status"] == "SUCCESS"),
+                "{engine:?}: {name} did not succeed: {summary}"
+            );
+        }
     }
 }

@@ -1612,6 +1612,16 @@ impl Gatehouse {
                 check_if_match(if_match, row.version)?;
                 let old = self.render_user(conn, client, &row)?;
                 let outcome = patch.apply(&schema::USER, &old)?;
+                // `active` is the lifecycle switch and an absent value means active (on
+                // create), so a PATCH that unassigns it would silently reactivate a
+                // deactivated user: it can be replaced with true/false, never removed.
+                if outcome.resource.get("active").is_none() {
+                    return Err(ScimError::Mutability {
+                        attribute: "active".into(),
+                        reason: "it cannot be unassigned; replace it with true or false",
+                    }
+                    .into());
+                }
                 self.write_user(
                     conn,
                     call,

@@ -831,6 +831,51 @@ fn hard_delete_is_an_admin_action_on_deactivated_users_only() {
     }
 }
 
+#[test]
+fn removing_active_is_refused_and_never_reactivates() {
+    // Found by scim2-tester's `check_remove_attribute[active]`: an unassigned `active` means
+    // active (as on create), so a `remove` used to reactivate a deactivated user.
+    for engine in ENGINES {
+        let (_db, gh) = tenant_world(engine);
+        let d = directory(&gh, "acme", "Okta");
+        let user = create(
+            &gh,
+            &d,
+            ScimKind::User,
+            &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "off@acme.test"}),
+        );
+        let id = user["id"].as_str().unwrap().to_owned();
+        patch(
+            &gh,
+            &d,
+            ScimKind::User,
+            &id,
+            &fixture("okta/user_deactivate.json", &[]),
+        );
+        for operation in [
+            json!({"op": "remove", "path": "active"}),
+            json!({"op": "Remove", "path": "urn:ietf:params:scim:schemas:core:2.0:User:active"}),
+        ] {
+            let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                              "Operations": [operation]});
+            let (status, scim_type, detail) = scim_status(gh.scim_patch(
+                &scim_call(&d),
+                &d.client,
+                ScimKind::User,
+                &id,
+                &body,
+                None,
+            ));
+            assert_eq!((status, scim_type), (400, Some("mutability")), "{engine:?}");
+            assert!(detail.contains("active"), "{detail}");
+        }
+        let after = get(&gh, &d, ScimKind::User, &id).unwrap().body.unwrap();
+        assert_eq!(after["active"], json!(false), "{engine:?}");
+        // Created (1), deactivated (2); the refused PATCHes wrote nothing.
+        assert_eq!(after["meta"]["version"], json!("W/\"2\""), "{engine:?}");
+    }
+}
+
 // ---------- SAML login + SCIM lifecycle ----------
 
 fn idp(entity_id: &str) -> (TestIdentityProvider, String) {

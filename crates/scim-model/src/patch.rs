@@ -292,6 +292,12 @@ fn apply_operation(
             if path.filter.is_none() && path.attribute.sub_attribute.is_none() {
                 let full = path.attribute.to_string();
                 if let Some(ext) = schema.extension(&full) {
+                    if op.op == PatchOpKind::Remove {
+                        // `remove` of a whole extension unassigns all its attributes (RFC 7644
+                        // §3.5.2.2); it carries no value to treat as a path-less object.
+                        doc.retain(|key, _| !key.eq_ignore_ascii_case(ext.id));
+                        return Ok(());
+                    }
                     return apply_pathless(schema, doc, op.op, op.value.as_ref(), Some(ext.id));
                 }
             }

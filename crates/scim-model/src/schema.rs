@@ -407,8 +407,10 @@ const MEMBER_SUBS: [AttributeDef; 4] = [
     AttributeDef::new("$ref", T::Reference, "The URI of the member resource.")
         .refs(&["User", "Group"])
         .mutability(Mutability::Immutable),
-    // Okta and Entra send `display`; it is accepted and stored as the client gave it.
-    s("display", "A human-readable name of the member."),
+    // Okta and Entra send `display`; it is accepted but not stored: the server shows the
+    // member's own current name, so the attribute is readOnly (RFC 7643 §8.7.1 defines no
+    // writable `display` for members).
+    s("display", "A human-readable name of the member.").mutability(Mutability::ReadOnly),
     s("type", "The type of the member.")
         .canonical(&["User", "Group"])
         .mutability(Mutability::Immutable),
