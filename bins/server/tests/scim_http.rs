@@ -402,6 +402,11 @@ fn scim2_tester_passes_every_check() {
             summary["by_status"],
             log_tail(&server),
         );
+        // Shown with --nocapture: the figures docs/scim.md records.
+        eprintln!(
+            "{engine:?}: scim2-tester {}: {} checks, {}, {} excluded",
+            summary["scim2_tester"], summary["total"], summary["by_status"], summary["excluded"]
+        );
         // The run really exercised the server: discovery, CRUD and PATCH on both types.
         assert!(
             summary["by_status"]["SUCCESS"].as_u64().unwrap() >= 100,
