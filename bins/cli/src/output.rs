@@ -132,6 +132,7 @@ pub fn connection(c: &SamlConnectionView) -> String {
         ("acs url", c.acs_url.clone()),
         ("sp metadata url", c.sp_metadata_url.clone()),
         ("sign requests", yes_no(c.sign_requests)),
+        ("just-in-time users", yes_no(c.jit_enabled)),
         ("idp-initiated", yes_no(c.allow_idp_initiated)),
         ("default client", or_dash(c.default_client_id.as_deref())),
         (
@@ -337,7 +338,7 @@ mod tests {
             "sp_entity_id": "https://sso.test/saml/conn_0001/metadata",
             "acs_url": "https://sso.test/saml/conn_0001/acs",
             "sp_metadata_url": "https://sso.test/saml/conn_0001/metadata",
-            "sign_requests": true, "allow_idp_initiated": false,
+            "sign_requests": true, "jit_enabled": true, "allow_idp_initiated": false,
             "default_client_id": null, "default_redirect_uri": null,
             "attribute_mapping": { "subject": "name_id", "email": "email", "groups": ["groups"] },
             "metadata_url": null
@@ -381,29 +382,30 @@ mod tests {
         check(
             &connection(&connection_view()),
             expect![[r#"
-            id:               conn_0001
-            tenant:           ten_0001
-            name:             Okta production
-            enabled:          no
-            vendor:           okta
-            idp entity id:    http://www.okta.com/exk1
-            idp sso url:      https://acme.okta.test/sso
-            sso binding:      post
-            idp slo url:      -
-            metadata url:     -
-            sp entity id:     https://sso.test/saml/conn_0001/metadata
-            acs url:          https://sso.test/saml/conn_0001/acs
-            sp metadata url:  https://sso.test/saml/conn_0001/metadata
-            sign requests:    yes
-            idp-initiated:    no
-            default client:   -
-            default redirect: -
-            certificate:      CN=old
-              expires:        2026-12-01T00:00:00+00:00 (7 days left — renew soon)
-              sha256:         AA:BB
-            certificate:      CN=new
-              expires:        2029-12-01T00:00:00+00:00 (1103 days left)
-              sha256:         CC:DD"#]],
+                id:                 conn_0001
+                tenant:             ten_0001
+                name:               Okta production
+                enabled:            no
+                vendor:             okta
+                idp entity id:      http://www.okta.com/exk1
+                idp sso url:        https://acme.okta.test/sso
+                sso binding:        post
+                idp slo url:        -
+                metadata url:       -
+                sp entity id:       https://sso.test/saml/conn_0001/metadata
+                acs url:            https://sso.test/saml/conn_0001/acs
+                sp metadata url:    https://sso.test/saml/conn_0001/metadata
+                sign requests:      yes
+                just-in-time users: yes
+                idp-initiated:      no
+                default client:     -
+                default redirect:   -
+                certificate:        CN=old
+                  expires:          2026-12-01T00:00:00+00:00 (7 days left — renew soon)
+                  sha256:           AA:BB
+                certificate:        CN=new
+                  expires:          2029-12-01T00:00:00+00:00 (1103 days left)
+                  sha256:           CC:DD"#]],
         );
     }
 
