@@ -885,12 +885,14 @@ impl Gatehouse {
         f: impl Fn(&mut storage::Conn) -> Result<ScimResponse>,
     ) -> Result<ScimResponse> {
         // A concurrent write to the same resource (seen as a version that moved under us) is
-        // retried from a fresh read a few times before it is reported as a conflict.
+        // retried from a fresh read before it is reported as a conflict. The growing pause lets
+        // the writer that won commit, so two busy writers do not keep colliding in lockstep.
         let mut result = self.store.transaction(&f);
-        for _ in 0..8 {
+        for attempt in 1..=32u64 {
             if !matches!(&result, Err(e) if is_concurrent(e)) {
                 break;
             }
+            std::thread::sleep(std::time::Duration::from_millis(attempt.min(20)));
             result = self.store.transaction(&f);
         }
         if let Err(e) = &result {
