@@ -343,11 +343,20 @@ impl Gatehouse {
             subject: None,
             detail,
         };
-        let row = self
+        // One read transaction for the connection and the flow its RelayState names.
+        let relay_state = relay_state.filter(|r| r.len() <= 80);
+        let (row, flow) = self
             .store
-            .transaction(|conn| queries::find_saml_connection(conn, connection_id))
-            .map_err(|e| fail(None, "storage", e.to_string()))?
-            .ok_or_else(|| fail(None, "unknown_connection", connection_id.to_owned()))?;
+            .transaction(|conn| {
+                let row = queries::find_saml_connection(conn, connection_id)?;
+                let flow = match (&row, relay_state) {
+                    (Some(_), Some(r)) => queries::find_login_flow(conn, r)?,
+                    _ => None,
+                };
+                Ok::<_, storage::StorageError>((row, flow))
+            })
+            .map_err(|e| fail(None, "storage", e.to_string()))?;
+        let row = row.ok_or_else(|| fail(None, "unknown_connection", connection_id.to_owned()))?;
         let tenant_id = row.tenant_id.clone();
         let tenant = Some(tenant_id.as_str());
         if !row.enabled {
@@ -369,14 +378,8 @@ impl Gatehouse {
 
         // The flow is found by the RelayState we generated; anything else is unsolicited and its
         // RelayState is ignored (never used as a redirect).
-        let flow = match relay_state.filter(|r| r.len() <= 80) {
-            Some(r) => self
-                .store
-                .transaction(|conn| queries::find_login_flow(conn, r))
-                .map_err(|e| fail(tenant, "storage", e.to_string()))?,
-            None => None,
-        }
-        .filter(|f| f.connection_id == rt.row.id && f.expires_at > call.now.timestamp());
+        let flow =
+            flow.filter(|f| f.connection_id == rt.row.id && f.expires_at > call.now.timestamp());
         if flow.is_none() && !rt.row.allow_idp_initiated {
             return Err(fail(
                 tenant,
