@@ -38,7 +38,9 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Parser)]
 #[command(name = "gatehouse-loadtest", version)]
 struct Args {
-    /// Base URL of the server (must be 127.0.0.1, ::1 or localhost).
+    /// Base URL of the server (must be http on 127.0.0.1, ::1 or localhost). It is also the
+    /// public URL (issuer, ACS URLs) unless GATEHOUSE_PUBLIC_URL is set: it must match the
+    /// server's, as must GATEHOUSE_SECRET_KEY.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     server: url::Url,
     /// The server's database (setup writes tenants, app and connections there).
