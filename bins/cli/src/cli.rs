@@ -56,6 +56,8 @@ pub enum Command {
         /// At most this many records.
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64).range(1..=1000))]
         limit: Option<i64>,
+        #[command(flatten)]
+        filter: AuditFilterArgs,
     },
     /// The tamper-evident audit chain.
     #[command(subcommand)]
@@ -478,6 +480,22 @@ pub enum AuditCmd {
         /// Tenant slug or id (`_system` for apps, operator tokens and keys).
         tenant: String,
     },
+    /// Export a tenant's audit records as JSON Lines or CSV (progress on stderr).
+    Export {
+        /// Tenant slug or id.
+        tenant: String,
+        /// `jsonl` (exact records, verifiable) or `csv`.
+        #[arg(long, default_value = "jsonl")]
+        format: String,
+        /// Write to this file instead of stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
+        /// Event type; a trailing `*` matches a prefix (`*` alone matches every event).
+        #[arg(long = "type", value_name = "TYPE", default_value = "*")]
+        event_type: String,
+        #[command(flatten)]
+        filter: AuditFilterArgs,
+    },
 }
 
 #[cfg(test)]
@@ -536,4 +554,21 @@ mod tests {
         .is_err());
         assert!(parse(&["gatehouse", "saml", "update", "c", "--enable", "--disable"]).is_err());
     }
+}
+
+/// Filters shared by `events` and `audit export`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AuditFilterArgs {
+    /// Only records at or after this time (RFC 3339, e.g. 2026-11-01T00:00:00Z).
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only records before this time (RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only this actor, as kind:id (operator:opt_1, scim_token:DIR/TOKEN, ...).
+    #[arg(long, value_name = "KIND:ID")]
+    pub actor: Option<String>,
+    /// Only records about this target id (a user, connection, ...).
+    #[arg(long, value_name = "ID")]
+    pub target: Option<String>,
 }

@@ -131,12 +131,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             event_type,
             after,
             limit,
+            filter,
         } => {
             let records = gh.audit_events(&AuditEventFilter {
                 tenant,
                 after_seq: after,
                 event_type: Some(event_type),
                 limit,
+                from: filter.from,
+                to: filter.to,
+                actor: filter.actor,
+                target: filter.target,
             })?;
             if json {
                 print_json(&serde_json::to_value(&records)?)?;
@@ -301,6 +306,46 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "{tenant}: {} occupied seats (active users)",
                 s.active_users
             ))?;
+        }
+        Command::Audit(AuditCmd::Export {
+            tenant,
+            format,
+            output: path,
+            event_type,
+            filter,
+        }) => {
+            let format = match format.as_str() {
+                "jsonl" => gatehouse::ExportFormat::Jsonl,
+                "csv" => gatehouse::ExportFormat::Csv,
+                other => {
+                    return Err(
+                        InputError(format!("--format {other:?}: expected jsonl or csv")).into(),
+                    )
+                }
+            };
+            let query = AuditEventFilter {
+                tenant,
+                event_type: Some(event_type),
+                from: filter.from,
+                to: filter.to,
+                actor: filter.actor,
+                target: filter.target,
+                ..Default::default()
+            };
+            // Progress goes to stderr so stdout stays a clean export.
+            let progress = |n: u64| eprint!("\rexported {n} records");
+            let total = match &path {
+                Some(p) => {
+                    let file = std::fs::File::create(p)
+                        .with_context(|| format!("creating {}", p.display()))?;
+                    let mut writer = std::io::BufWriter::new(file);
+                    let n = gh.export_audit(&query, format, &mut writer, progress)?;
+                    std::io::Write::flush(&mut writer)?;
+                    n
+                }
+                None => gh.export_audit(&query, format, std::io::stdout().lock(), progress)?,
+            };
+            eprintln!("\rexported {total} records");
         }
         Command::Audit(AuditCmd::Verify { tenant }) => {
             return match gh.verify_audit_chain(&tenant)? {

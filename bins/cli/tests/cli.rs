@@ -853,3 +853,72 @@ fn webhooks_are_created_with_a_secret_shown_once_listed_and_deleted_and_sessions
         assert_eq!(missing.code, 2, "{e:?}");
     });
 }
+
+#[test]
+fn audit_records_are_filtered_and_exported_as_jsonl_and_csv() {
+    each_engine(|s| {
+        s.acme();
+        s.okta_connection();
+        let mine = s.json(&["events", "acme", "--type", "*", "--actor", "operator:cli"]);
+        assert!(
+            mine.as_array().unwrap().len() >= 2,
+            "{:?}: {mine}",
+            s.engine
+        );
+        let nobody = s.json(&[
+            "events",
+            "acme",
+            "--type",
+            "*",
+            "--actor",
+            "operator:nobody",
+        ]);
+        assert_eq!(nobody.as_array().unwrap().len(), 0);
+        let future = s.json(&[
+            "events",
+            "acme",
+            "--type",
+            "*",
+            "--from",
+            "2099-01-01T00:00:00Z",
+        ]);
+        assert_eq!(future.as_array().unwrap().len(), 0);
+        let jsonl = s.run(&["audit", "export", "acme"]).ok();
+        let lines: Vec<Value> = jsonl
+            .stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), mine.as_array().unwrap().len());
+        assert!(
+            jsonl
+                .stderr
+                .contains(&format!("exported {} records", lines.len())),
+            "{}",
+            jsonl.stderr
+        );
+        let dir = std::env::temp_dir().join(format!(
+            "gh-cli-export-{}-{:?}",
+            std::process::id(),
+            s.engine
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let csv = dir.join("audit.csv");
+        s.run(&[
+            "audit",
+            "export",
+            "acme",
+            "--format",
+            "csv",
+            "-o",
+            csv.to_str().unwrap(),
+        ])
+        .ok();
+        let text = std::fs::read_to_string(&csv).unwrap();
+        assert!(text.starts_with("tenant_id,seq,"), "{text}");
+        assert_eq!(text.lines().count(), lines.len() + 1);
+        let bad = s.run(&["audit", "export", "acme", "--format", "xml"]);
+        assert_eq!(bad.code, 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+}

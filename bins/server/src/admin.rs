@@ -32,6 +32,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             )
             .route("/tenants/{tenant}/audit", web::get().to(audit_events))
             .route(
+                "/tenants/{tenant}/audit/export",
+                web::get().to(audit_export),
+            )
+            .route(
                 "/tenants/{tenant}/audit/verify",
                 web::get().to(audit_verify),
             )
@@ -334,6 +338,20 @@ struct EventsQuery {
     after_seq: Option<i64>,
     limit: Option<i64>,
     event_type: Option<String>,
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    to: Option<chrono::DateTime<chrono::Utc>>,
+    actor: Option<String>,
+    target: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ExportQuery {
+    format: gatehouse::ExportFormat,
+    event_type: Option<String>,
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    to: Option<chrono::DateTime<chrono::Utc>>,
+    actor: Option<String>,
+    target: Option<String>,
 }
 
 async fn login_events(
@@ -348,6 +366,7 @@ async fn login_events(
         after_seq: q.after_seq,
         event_type: Some("login.*".into()),
         limit: q.limit,
+        ..Default::default()
     };
     Ok(ok(run(&gh, Surface::Admin, c, move |gh, _| {
         gh.audit_events(&filter)
@@ -368,11 +387,46 @@ async fn audit_events(
         after_seq: q.after_seq,
         event_type: q.event_type,
         limit: q.limit,
+        from: q.from,
+        to: q.to,
+        actor: q.actor,
+        target: q.target,
     };
     Ok(ok(run(&gh, Surface::Admin, c, move |gh, _| {
         gh.audit_events(&filter)
     })
     .await?))
+}
+
+async fn audit_export(
+    req: HttpRequest,
+    gh: Facade,
+    path: web::Path<String>,
+    q: web::Query<ExportQuery>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    let q = q.into_inner();
+    let format = q.format;
+    let filter = AuditEventFilter {
+        tenant: path.into_inner(),
+        event_type: q.event_type,
+        from: q.from,
+        to: q.to,
+        actor: q.actor,
+        target: q.target,
+        ..Default::default()
+    };
+    let body = run(&gh, Surface::Admin, c, move |gh, _| {
+        let mut out = Vec::new();
+        gh.export_audit(&filter, format, &mut out, |_| {})?;
+        Ok(out)
+    })
+    .await?;
+    let content_type = match format {
+        gatehouse::ExportFormat::Jsonl => "application/x-ndjson",
+        gatehouse::ExportFormat::Csv => "text/csv; charset=utf-8",
+    };
+    Ok(HttpResponse::Ok().content_type(content_type).body(body))
 }
 
 async fn audit_verify(

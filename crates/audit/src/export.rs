@@ -52,9 +52,25 @@ pub const CSV_COLUMNS: [&str; 12] = [
 pub fn write_csv<'a, W: Write>(
     mut out: W,
     records: impl IntoIterator<Item = &'a AuditRecord>,
-    mut progress: impl FnMut(u64),
+    progress: impl FnMut(u64),
 ) -> Result<u64, AuditError> {
     write_row(&mut out, CSV_COLUMNS.iter().map(|c| (*c).to_owned()))?;
+    write_csv_records(out, records, progress)
+}
+
+/// The rows of [`write_csv`] without the header line, for appending later pages of an export.
+pub fn write_csv_rows<'a, W: Write>(
+    out: W,
+    records: impl IntoIterator<Item = &'a AuditRecord>,
+) -> Result<u64, AuditError> {
+    write_csv_records(out, records, |_| {})
+}
+
+fn write_csv_records<'a, W: Write>(
+    mut out: W,
+    records: impl IntoIterator<Item = &'a AuditRecord>,
+    mut progress: impl FnMut(u64),
+) -> Result<u64, AuditError> {
     let mut count = 0u64;
     for r in records {
         let event = serde_json::to_value(&r.event).map_err(|e| AuditError::Serialize {

@@ -47,5 +47,5 @@ pub use chain::{
 };
 pub use error::{AuditError, BreakReason, ChainBreak};
 pub use event::{AuditEvent, AuditGrant, ChangeSource, ConfigAction, SessionEndReason};
-pub use export::{write_csv, write_jsonl, CSV_COLUMNS};
+pub use export::{write_csv, write_csv_rows, write_jsonl, CSV_COLUMNS};
 pub use sink::{AuditQuery, AuditSink, MemoryAuditSink, MAX_QUERY_LIMIT};
