@@ -95,3 +95,23 @@ fn migrate_is_idempotent() {
         assert!(store.migrate().unwrap().is_empty(), "{engine:?}");
     });
 }
+
+#[test]
+fn a_connection_killed_by_the_server_is_replaced_after_one_failure() {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    let db = TestDatabase::new(Engine::Postgres).unwrap();
+    let store = storage::Store::open_with_pool_size(&db.url, 1).unwrap();
+    store.transaction(queries::list_tenants).unwrap();
+    // Another session kills every backend of this database (a PostgreSQL restart looks the same).
+    let name = db.url.rsplit('/').next().unwrap().to_owned();
+    let mut admin = diesel::PgConnection::establish(&format!("{}/postgres", storage::testing::postgres_admin_url())).unwrap();
+    admin
+        .batch_execute(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+        ))
+        .unwrap();
+    // The dead connection fails once, is marked broken, and the pool opens a fresh one.
+    assert!(store.transaction(queries::list_tenants).is_err());
+    store.transaction(queries::list_tenants).unwrap();
+}
