@@ -145,9 +145,10 @@ impl DiscoveryDocument {
             code_challenge_methods_supported: &["S256"],
             prompt_values_supported: &["none", "login", "consent", "select_account"],
             claims_supported: CLAIMS_SUPPORTED,
-            // Back-channel logout to apps arrives with session revocation; until then, say no.
-            backchannel_logout_supported: false,
-            backchannel_logout_session_supported: false,
+            // Revoking a session posts a logout token (with `sid`) to the app's registered
+            // back-channel logout URI (gatehouse::events).
+            backchannel_logout_supported: true,
+            backchannel_logout_session_supported: true,
             claims_parameter_supported: false,
             request_parameter_supported: false,
             request_uri_parameter_supported: false,

@@ -111,8 +111,8 @@ fn discovery_document_golden() {
             "scopes",
             "sid"
           ],
-          "backchannel_logout_supported": false,
-          "backchannel_logout_session_supported": false,
+          "backchannel_logout_supported": true,
+          "backchannel_logout_session_supported": true,
           "claims_parameter_supported": false,
           "request_parameter_supported": false,
           "request_uri_parameter_supported": false,
