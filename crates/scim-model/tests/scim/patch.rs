@@ -464,7 +464,10 @@ fn read_only_and_immutable_targets_are_mutability_errors() {
                      "value": {"value": "902c246b-6245-4190-8e05-00816be7344a", "display": "Bob"}}]),
         ),
     );
-    assert_eq!(out, "changed: []\nmembers added: []\nmembers removed: []\n{}\n");
+    assert_eq!(
+        out,
+        "changed: []\nmembers added: []\nmembers removed: []\n{}\n"
+    );
 }
 
 #[test]
