@@ -105,7 +105,11 @@ fn a_connection_killed_by_the_server_is_replaced_after_one_failure() {
     store.transaction(queries::list_tenants).unwrap();
     // Another session kills every backend of this database (a PostgreSQL restart looks the same).
     let name = db.url.rsplit('/').next().unwrap().to_owned();
-    let mut admin = diesel::PgConnection::establish(&format!("{}/postgres", storage::testing::postgres_admin_url())).unwrap();
+    let mut admin = diesel::PgConnection::establish(&format!(
+        "{}/postgres",
+        storage::testing::postgres_admin_url()
+    ))
+    .unwrap();
     admin
         .batch_execute(&format!(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()"
