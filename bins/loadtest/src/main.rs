@@ -18,6 +18,7 @@ mod cpu;
 mod flow;
 mod idp;
 mod idtoken;
+mod scim;
 mod setup;
 mod stats;
 
@@ -75,6 +76,12 @@ const MAX_CONCURRENCY: usize = 1024;
 const MAX_TENANTS: usize = 1000;
 
 fn main() -> anyhow::Result<()> {
+    // `gatehouse-loadtest scim …` is the SCIM provisioning load test; anything else is the
+    // login load test, whose flags stay as they were.
+    if std::env::args_os().nth(1).is_some_and(|a| a == "scim") {
+        let args = scim::ScimArgs::parse_from(std::env::args_os().skip(1));
+        return scim::run(args);
+    }
     let args = Args::parse();
     ensure!(
         (1..=MAX_LOGINS).contains(&args.logins),
@@ -213,25 +220,7 @@ fn check_loopback(server: &url::Url) -> anyhow::Result<()> {
 /// Open the server's database and create the run's tenants, app and connections through the
 /// facade, with the secret key and public URL resolved as the server resolves them.
 fn set_up(args: &Args) -> anyhow::Result<(Target, idp::LoadIdp)> {
-    let server_url = args.server.as_str().to_owned();
-    let database_url = args.database_url.clone();
-    let settings = Settings::load(None, |k| match k {
-        "GATEHOUSE_DATABASE_URL" => Some(database_url.clone()),
-        "GATEHOUSE_PUBLIC_URL" => std::env::var(k).ok().or_else(|| Some(server_url.clone())),
-        "GATEHOUSE_DEMO" | "GATEHOUSE_CONFIG" => None,
-        _ => std::env::var(k).ok(),
-    })
-    .context("resolving the server's settings")?;
-    let store = storage::Store::open(&settings.database_url).context("opening the database")?;
-    store.migrate().context("applying migrations")?;
-    let secrets = settings
-        .secret_box(&mut OsEntropy)
-        .context("loading the secret key (set GATEHOUSE_SECRET_KEY as for the server)")?;
-    let gh = Gatehouse::new(
-        store,
-        GatehouseConfig::new(settings.public_url.clone(), secrets),
-        Box::new(OsEntropy),
-    );
+    let gh = open_facade(&args.server, &args.database_url)?;
     let at = now();
     let call = Call::operator(at, "loadtest");
     let run_id = gatehouse_types::random_token(&mut OsEntropy, 4);
@@ -244,6 +233,30 @@ fn set_up(args: &Args) -> anyhow::Result<(Target, idp::LoadIdp)> {
     )?;
     let target = setup::setup(&gh, &load_idp, &run_id, args.tenants, &call)?;
     Ok((target, load_idp))
+}
+
+/// The facade on the server's database, with the secret key and public URL resolved as the
+/// server resolves them (the public URL defaults to `server`).
+fn open_facade(server: &url::Url, database_url: &str) -> anyhow::Result<Gatehouse> {
+    let server_url = server.as_str().to_owned();
+    let database_url = database_url.to_owned();
+    let settings = Settings::load(None, |k| match k {
+        "GATEHOUSE_DATABASE_URL" => Some(database_url.clone()),
+        "GATEHOUSE_PUBLIC_URL" => std::env::var(k).ok().or_else(|| Some(server_url.clone())),
+        "GATEHOUSE_DEMO" | "GATEHOUSE_CONFIG" => None,
+        _ => std::env::var(k).ok(),
+    })
+    .context("resolving the server's settings")?;
+    let store = storage::Store::open(&settings.database_url).context("opening the database")?;
+    store.migrate().context("applying migrations")?;
+    let secrets = settings
+        .secret_box(&mut OsEntropy)
+        .context("loading the secret key (set GATEHOUSE_SECRET_KEY as for the server)")?;
+    Ok(Gatehouse::new(
+        store,
+        GatehouseConfig::new(settings.public_url.clone(), secrets),
+        Box::new(OsEntropy),
+    ))
 }
 
 /// Run `f(0..count)` on `threads` threads taking the next index from a shared counter; results
