@@ -177,7 +177,10 @@ mod tests {
         }
         std::hint::black_box(x);
         let comm = std::fs::read_to_string("/proc/self/comm").unwrap();
-        assert!(processes_named(comm.trim_end()) >= own());
+        // Read our own ticks first: they only grow, so the later sum over processes with our
+        // name must be at least this (reading them second raced with the sum).
+        let mine = own();
+        assert!(processes_named(comm.trim_end()) >= mine);
         assert_eq!(processes_named("no-such-process-name-x"), 0);
     }
 
