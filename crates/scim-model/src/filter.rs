@@ -620,6 +620,18 @@ pub(crate) struct Parser<'a> {
     nodes: usize,
 }
 
+/// A JSON number literal as a `Number`, correctly rounded. serde_json checks the grammar, but
+/// its default float parser is not correctly rounded for long mantissas (no `float_roundtrip`
+/// feature), so `2111…110e0` would not survive print-and-parse; integers that fit stay exact
+/// and everything else goes through the standard library's correctly rounded `f64` parser.
+fn parse_number(raw: &str) -> Option<Number> {
+    let checked: Number = serde_json::from_str(raw).ok()?;
+    if checked.is_i64() || checked.is_u64() {
+        return Some(checked);
+    }
+    Number::from_f64(raw.parse::<f64>().ok()?)
+}
+
 fn is_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':' | b'.' | b'$')
 }
@@ -692,8 +704,7 @@ impl<'a> Parser<'a> {
                 i += 1;
             }
             let raw = &self.src[start..i];
-            let n: Number =
-                serde_json::from_str(raw).map_err(|_| self.error(start, "invalid number"))?;
+            let n = parse_number(raw).ok_or_else(|| self.error(start, "invalid number"))?;
             self.pos = i;
             return Ok(Some((start, Tok::Num(n))));
         }
