@@ -7,12 +7,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use gatehouse_types::Entropy;
-use openssl::asn1::Asn1Time;
-use openssl::bn::BigNum;
-use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Public};
-use openssl::rsa::Rsa;
-use openssl::x509::{X509NameBuilder, X509};
 use saml_core::authn_request::{self, MessageKind, RedirectLimits};
 use saml_core::idp::{ResponseParams, TestIdentityProvider};
 
@@ -49,25 +44,8 @@ impl LoadIdp {
         now: DateTime<Utc>,
         serial: &[u8; 16],
     ) -> anyhow::Result<Self> {
-        let key = PKey::from_rsa(Rsa::generate(2048)?)?;
-        let mut name = X509NameBuilder::new()?;
-        name.append_entry_by_text("CN", "Gatehouse load-test IdP")?;
-        let name = name.build();
-        let mut b = X509::builder()?;
-        b.set_version(2)?;
-        let serial = BigNum::from_slice(serial)?.to_asn1_integer()?;
-        b.set_serial_number(&serial)?;
-        b.set_subject_name(&name)?;
-        b.set_issuer_name(&name)?;
-        b.set_pubkey(&key)?;
-        let not_before = Asn1Time::from_unix(now.timestamp() - 300)?;
-        let not_after = Asn1Time::from_unix(now.timestamp() + 86_400)?;
-        b.set_not_before(&not_before)?;
-        b.set_not_after(&not_after)?;
-        b.sign(&key, MessageDigest::sha256())?;
-        let cert = b.build();
-        let certificate_pem = String::from_utf8(cert.to_pem()?)?;
-        let idp = TestIdentityProvider::new(entity_id, key, cert)?;
+        let idp = TestIdentityProvider::generate(entity_id, now, 1, serial)?;
+        let certificate_pem = idp.certificate_pem()?;
         Ok(LoadIdp {
             idp,
             certificate_pem,

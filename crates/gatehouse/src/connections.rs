@@ -6,12 +6,8 @@ use crate::error::{GatehouseError, Result};
 use crate::{Call, Gatehouse};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use openssl::asn1::Asn1Time;
-use openssl::bn::BigNum;
-use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
-use openssl::rsa::Rsa;
-use openssl::x509::{X509NameBuilder, X509};
+use openssl::x509::X509;
 use saml_core::attribute_mapping::{AttributeMapping, IdpVendor};
 use saml_core::metadata::{self, IdpCertificate, IdpMetadata};
 use serde::{Deserialize, Serialize};
@@ -308,30 +304,18 @@ fn parse_vendor(vendor: &str) -> Result<IdpVendor> {
     })
 }
 
-/// A fresh RSA-2048 key and a self-signed certificate valid for ten years.
+/// A fresh RSA-2048 key and a self-signed certificate valid for ten years (SP keys).
 pub(crate) fn self_signed(
     common_name: &str,
     now: chrono::DateTime<chrono::Utc>,
     serial: &[u8],
 ) -> Result<(PKey<Private>, X509)> {
-    // Key generation draws on OpenSSL's own CSPRNG; `serial` comes from the caller's entropy.
-    let key = PKey::from_rsa(Rsa::generate(2048)?)?;
-    let mut name = X509NameBuilder::new()?;
-    name.append_entry_by_text("CN", common_name)?;
-    let name = name.build();
-    let mut b = X509::builder()?;
-    b.set_version(2)?;
-    let serial = BigNum::from_slice(serial)?.to_asn1_integer()?;
-    b.set_serial_number(&serial)?;
-    b.set_subject_name(&name)?;
-    b.set_issuer_name(&name)?;
-    b.set_pubkey(&key)?;
-    let not_before = Asn1Time::from_unix(now.timestamp() - 300)?;
-    let not_after = Asn1Time::from_unix(now.timestamp() + 10 * 365 * 86_400)?;
-    b.set_not_before(&not_before)?;
-    b.set_not_after(&not_after)?;
-    b.sign(&key, MessageDigest::sha256())?;
-    Ok((key, b.build()))
+    Ok(saml_core::idp::self_signed(
+        common_name,
+        now,
+        10 * 365,
+        serial,
+    )?)
 }
 
 fn certs_to_json(certs: &[IdpCertificate]) -> String {

@@ -86,9 +86,8 @@ impl Gatehouse {
         }
         let mut serial = [0u8; 16];
         self.with_entropy(|e| e.fill(&mut serial));
-        let (key, cert) = crate::connections::self_signed("Gatehouse demo IdP", call.now, &serial)?;
-        let cert_pem = String::from_utf8_lossy(&cert.to_pem()?).into_owned();
-        let idp = TestIdentityProvider::new(&self.url("/demo/idp"), key, cert)?;
+        let idp = TestIdentityProvider::generate(&self.url("/demo/idp"), call.now, 365, &serial)?;
+        let cert_pem = idp.certificate_pem()?;
 
         if let Err(GatehouseError::NotFound { .. }) = self.show_tenant(DEMO_TENANT) {
             let mut t = NewTenant::new(DEMO_TENANT, "Acme Corp (demo)");

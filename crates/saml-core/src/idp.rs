@@ -137,6 +137,28 @@ impl TestIdentityProvider {
         })
     }
 
+    /// An IdP with a fresh RSA-2048 key and a self-signed certificate valid from a day before
+    /// `now` for `validity_days` (demo mode, tests, load generation).
+    pub fn generate(
+        entity_id: &str,
+        now: DateTime<Utc>,
+        validity_days: i64,
+        serial: &[u8],
+    ) -> Result<Self, SamlError> {
+        let (key, cert) = self_signed(entity_id, now, validity_days, serial)?;
+        Self::new(entity_id, key, cert)
+    }
+
+    /// The signing certificate as PEM (what the SP is configured to trust).
+    pub fn certificate_pem(&self) -> Result<String, SamlError> {
+        let pem = self.certificate.to_pem().map_err(|_| SamlError::BadKey {
+            detail: "certificate".into(),
+        })?;
+        String::from_utf8(pem).map_err(|_| SamlError::BadKey {
+            detail: "certificate".into(),
+        })
+    }
+
     /// From PEM-encoded private key and certificate.
     pub fn from_pem(entity_id: &str, key_pem: &[u8], cert_pem: &[u8]) -> Result<Self, SamlError> {
         let key = PKey::private_key_from_pem(key_pem).map_err(|_| SamlError::BadKey {
@@ -276,4 +298,49 @@ impl TestIdentityProvider {
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{response}\n"
         ))
     }
+}
+
+/// A fresh RSA-2048 key and a self-signed X.509 v3 certificate for `common_name`, valid from a
+/// day before `now` for `validity_days`. Key generation uses OpenSSL's own CSPRNG; `serial`
+/// comes from the caller's entropy.
+pub fn self_signed(
+    common_name: &str,
+    now: DateTime<Utc>,
+    validity_days: i64,
+    serial: &[u8],
+) -> Result<(PKey<Private>, X509), SamlError> {
+    use openssl::asn1::Asn1Time;
+    use openssl::bn::BigNum;
+    use openssl::hash::MessageDigest;
+    use openssl::rsa::Rsa;
+    use openssl::x509::X509NameBuilder;
+    let fail = |what: &str| SamlError::BadKey {
+        detail: format!("certificate generation: {what}"),
+    };
+    let key = Rsa::generate(2048)
+        .and_then(PKey::from_rsa)
+        .map_err(|_| fail("key"))?;
+    let mut name = X509NameBuilder::new().map_err(|_| fail("name"))?;
+    // X.509 caps a common name at 64 characters.
+    let cn: String = common_name.chars().take(64).collect();
+    name.append_entry_by_text("CN", &cn)
+        .map_err(|_| fail("name"))?;
+    let name = name.build();
+    let serial = BigNum::from_slice(serial)
+        .and_then(|n| n.to_asn1_integer())
+        .map_err(|_| fail("serial"))?;
+    let not_before = Asn1Time::from_unix(now.timestamp() - 86_400).map_err(|_| fail("time"))?;
+    let not_after =
+        Asn1Time::from_unix(now.timestamp() + validity_days * 86_400).map_err(|_| fail("time"))?;
+    let mut b = X509::builder().map_err(|_| fail("builder"))?;
+    b.set_version(2).map_err(|_| fail("version"))?;
+    b.set_serial_number(&serial).map_err(|_| fail("serial"))?;
+    b.set_subject_name(&name).map_err(|_| fail("name"))?;
+    b.set_issuer_name(&name).map_err(|_| fail("name"))?;
+    b.set_pubkey(&key).map_err(|_| fail("key"))?;
+    b.set_not_before(&not_before).map_err(|_| fail("time"))?;
+    b.set_not_after(&not_after).map_err(|_| fail("time"))?;
+    b.sign(&key, MessageDigest::sha256())
+        .map_err(|_| fail("sign"))?;
+    Ok((key, b.build()))
 }

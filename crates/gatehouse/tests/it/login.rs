@@ -8,11 +8,6 @@ use base64::Engine as _;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use gatehouse::*;
 use gatehouse_types::FixedEntropy;
-use openssl::asn1::Asn1Time;
-use openssl::hash::MessageDigest;
-use openssl::pkey::PKey;
-use openssl::rsa::Rsa;
-use openssl::x509::{X509NameBuilder, X509};
 use saml_core::authn_request::{decode_redirect, RedirectLimits};
 use saml_core::idp::{ResponseParams, TestIdentityProvider};
 use storage::testing::{TestDatabase, ENGINES};
@@ -31,26 +26,9 @@ fn t0() -> DateTime<Utc> {
 }
 
 fn idp(entity_id: &str) -> (TestIdentityProvider, String) {
-    let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
-    let mut name = X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", entity_id).unwrap();
-    let name = name.build();
-    let mut b = X509::builder().unwrap();
-    b.set_version(2).unwrap();
-    b.set_subject_name(&name).unwrap();
-    b.set_issuer_name(&name).unwrap();
-    b.set_pubkey(&key).unwrap();
-    b.set_not_before(&Asn1Time::from_unix(t0().timestamp() - 86_400).unwrap())
-        .unwrap();
-    b.set_not_after(&Asn1Time::from_unix(t0().timestamp() + 365 * 86_400).unwrap())
-        .unwrap();
-    b.sign(&key, MessageDigest::sha256()).unwrap();
-    let cert = b.build();
-    let pem = String::from_utf8(cert.to_pem().unwrap()).unwrap();
-    (
-        TestIdentityProvider::new(entity_id, key, cert).unwrap(),
-        pem,
-    )
+    let idp = TestIdentityProvider::generate(entity_id, t0(), 365, &[1]).unwrap();
+    let pem = idp.certificate_pem().unwrap();
+    (idp, pem)
 }
 
 struct World {

@@ -1,0 +1,6 @@
+//! The facade's integration tests, as one test binary (design.md § Practices 10): every module
+//! drives the facade against SQLite and PostgreSQL alike.
+
+mod events;
+mod login;
+mod scim;
