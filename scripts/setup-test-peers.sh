@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the third-party test peers of bins/server/tests/e2e.rs and scim_http.rs (a pysaml2 IdP,
+# Installs the third-party test peers of bins/server/tests/it/e2e.rs and scim_http.rs (a pysaml2 IdP,
 # an Authlib OIDC client and the scim2-tester checker, pinned in scripts/test-peers/requirements.txt)
 # into target/test-peers/venv.
 #

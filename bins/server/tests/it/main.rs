@@ -1,0 +1,6 @@
+//! The server's integration tests, as one test binary (design.md § Practices 10): each module
+//! starts the real `gatehouse-server` on a free loopback port, on SQLite and PostgreSQL.
+
+mod e2e;
+mod events_http;
+mod scim_http;
