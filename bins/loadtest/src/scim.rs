@@ -63,6 +63,11 @@ pub struct ScimArgs {
     /// Members per group `PATCH` in the sync.
     #[arg(long, default_value_t = 100)]
     member_batch: usize,
+    /// Skip phase 1 and look up the `--users` users an earlier run created in tenant
+    /// `ls-<RUN>` (a new token is issued for its directory), so a large population is
+    /// preloaded once.
+    #[arg(long, value_name = "RUN")]
+    reuse_run: Option<String>,
     /// Pid of the server process, to report its CPU time per phase (Linux).
     #[arg(long)]
     server_pid: Option<u32>,
@@ -113,6 +118,32 @@ pub fn set_up_directory(
         },
         token.token,
     ))
+}
+
+/// The SCIM directory of an existing tenant (an earlier run's), with a newly issued token.
+pub fn reuse_directory(
+    gh: &Gatehouse,
+    call: &Call,
+    server: &url::Url,
+    slug: &str,
+) -> anyhow::Result<Directory> {
+    let dir = gh
+        .list_scim_directories(slug)
+        .with_context(|| format!("tenant {slug}"))?
+        .into_iter()
+        .next()
+        .with_context(|| format!("tenant {slug} has no SCIM directory"))?;
+    let token = gh
+        .issue_scim_token(call, &dir.id)
+        .context("issuing the SCIM token")?;
+    Ok(Directory {
+        base: format!(
+            "{}/scim/v2/{}",
+            server.as_str().trim_end_matches('/'),
+            dir.id
+        ),
+        bearer: format!("Bearer {}", token.token),
+    })
 }
 
 /// The `POST /Users` body Okta sends for user `i` of a run.
@@ -406,9 +437,13 @@ pub fn run(args: ScimArgs) -> anyhow::Result<()> {
 
     let gh = crate::open_facade(&args.server, &args.database_url)?;
     let call = Call::operator(gatehouse::os::now(), "loadtest");
-    let run_id = gatehouse_types::random_token(&mut gatehouse::os::OsEntropy, 4).to_lowercase();
-    let (main_dir, _) = set_up_directory(&gh, &call, &args.server, &format!("ls-{run_id}"))?;
-    let (sync_dir, _) = set_up_directory(&gh, &call, &args.server, &format!("ls-{run_id}-sync"))?;
+    let fresh = gatehouse_types::random_token(&mut gatehouse::os::OsEntropy, 4).to_lowercase();
+    let run_id = args.reuse_run.clone().unwrap_or_else(|| fresh.clone());
+    let main_dir = match &args.reuse_run {
+        Some(run) => reuse_directory(&gh, &call, &args.server, &format!("ls-{run}"))?,
+        None => set_up_directory(&gh, &call, &args.server, &format!("ls-{run_id}"))?.0,
+    };
+    let (sync_dir, _) = set_up_directory(&gh, &call, &args.server, &format!("ls-{fresh}-sync"))?;
     println!(
         "engine={:?} run={run_id} concurrency={} users={} lookups={} sync={}u/{}g×{}",
         storage::Engine::of(&args.database_url),
@@ -422,17 +457,20 @@ pub fn run(args: ScimArgs) -> anyhow::Result<()> {
     let client = Client::new(args.concurrency)?;
     let mut failed = false;
 
-    // 1. POST /Users.
-    let (p1, ids) = timed("POST /Users", &args, args.users, |i| {
-        let (id, took) = client.create(&main_dir, "Users", &okta_user(&run_id, i))?;
-        Ok((id, vec![took]))
-    });
-    failed |= p1.ok != p1.requests;
-    let created: Vec<(usize, String)> = ids
-        .into_iter()
-        .enumerate()
-        .filter_map(|(i, id)| id.map(|id| (i, id)))
-        .collect();
+    // 1. POST /Users (or the population of an earlier run, ids unknown).
+    let created: Vec<(usize, Option<String>)> = if args.reuse_run.is_some() {
+        (0..args.users).map(|i| (i, None)).collect()
+    } else {
+        let (p1, ids) = timed("POST /Users", &args, args.users, |i| {
+            let (id, took) = client.create(&main_dir, "Users", &okta_user(&run_id, i))?;
+            Ok((id, vec![took]))
+        });
+        failed |= p1.ok != p1.requests;
+        ids.into_iter()
+            .enumerate()
+            .filter_map(|(i, id)| id.map(|id| (i, Some(id))))
+            .collect()
+    };
 
     // 2. GET /Users?filter=userName eq "…".
     if args.lookups > 0 && !created.is_empty() {
@@ -441,8 +479,8 @@ pub fn run(args: ScimArgs) -> anyhow::Result<()> {
             let (found, took) =
                 client.find(&main_dir, "Users", "userName", &user_name(&run_id, *n))?;
             ensure!(
-                found == [id.clone()],
-                "user {n}: found {found:?}, wanted {id}"
+                found.len() == 1 && id.as_ref().is_none_or(|id| found[0] == *id),
+                "user {n}: found {found:?}, wanted {id:?}"
             );
             Ok(((), vec![took]))
         });
@@ -451,7 +489,7 @@ pub fn run(args: ScimArgs) -> anyhow::Result<()> {
 
     // 3. Initial sync the Okta way, into the empty second tenant.
     if args.sync_users > 0 {
-        let sync_run = format!("{run_id}s");
+        let sync_run = format!("{fresh}s");
         let started = Instant::now();
         let (p3, user_ids) = timed(
             "sync users (GET filter → POST)",
