@@ -1,0 +1,1 @@
+DROP INDEX users_directory_user_name;
