@@ -7,20 +7,18 @@
 //! `gatehouse` CLI does in production).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
+use crate::support::{operator_token, Server};
 use base64::Engine as _;
-use gatehouse::os::{now, OsEntropy};
-use gatehouse::{Call, Gatehouse, GatehouseConfig, SecretBox};
+use gatehouse::os::now;
 use reqwest::blocking::{Client, Response};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 use storage::testing::TestDatabase;
 use storage::Engine;
 
-const SECRET_KEY: &str = "2f6e0f1c9a7b3d5e8c4a1b2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f";
 const IDP_ENTITY_ID: &str = "https://idp.e2e.test/idp/metadata";
 const IDP_SSO_URL: &str = "https://idp.e2e.test/idp/sso";
 const REDIRECT_URI: &str = "http://127.0.0.1:9/callback";
@@ -72,89 +70,6 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-/// The server process under test; killed on drop (also when an assertion fails).
-struct Server {
-    child: Child,
-    base: String,
-    log: PathBuf,
-}
-
-impl Server {
-    fn start(database_url: &str, dir: &Path) -> Server {
-        let port = {
-            let l = TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
-        let base = format!("http://127.0.0.1:{port}");
-        let log = dir.join("server.log");
-        let log_file = std::fs::File::create(&log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_gatehouse-server"))
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("GATEHOUSE_DATABASE_URL", database_url)
-            .env("GATEHOUSE_PUBLIC_URL", &base)
-            .env("GATEHOUSE_LISTEN", format!("127.0.0.1:{port}"))
-            .env("GATEHOUSE_SECRET_KEY", SECRET_KEY)
-            .env("GATEHOUSE_DB_POOL", "4")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone().unwrap())
-            .stderr(log_file)
-            .spawn()
-            .unwrap();
-        let mut server = Server { child, base, log };
-        server.wait_healthy();
-        server
-    }
-
-    fn wait_healthy(&mut self) {
-        let client = Client::builder()
-            .timeout(Duration::from_secs(2))
-            .build()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("gatehouse-server exited ({status}):\n{}", self.log_text());
-            }
-            if let Ok(r) = client.get(format!("{}/healthz", self.base)).send() {
-                if r.status() == StatusCode::OK {
-                    return;
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "gatehouse-server not healthy after 60 s:\n{}",
-                self.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Mint an operator token by opening the database with the facade before the server starts.
-fn operator_token(db: &TestDatabase, public_url: &str) -> String {
-    let config = GatehouseConfig::new(
-        public_url.parse().unwrap(),
-        SecretBox::from_encoded(SECRET_KEY).unwrap(),
-    );
-    let gh = Gatehouse::new(db.store().unwrap(), config, Box::new(OsEntropy));
-    gh.create_operator_token(&Call::operator(now(), "e2e"), "e2e test")
-        .unwrap()
-        .token
 }
 
 /// The REST admin API as an operator uses it.
@@ -370,7 +285,12 @@ fn run_engine(engine: Engine) {
     // The token is minted before the server opens the database; the public URL only matters for
     // what the facade would render, not for operator tokens.
     let token = operator_token(&db, "http://127.0.0.1:1");
-    let server = Server::start(&db.url, dir.path());
+    let server = Server::start(
+        &db.url,
+        0,
+        Some(&dir.path().join("server.log")),
+        &[("RUST_LOG", "info")],
+    );
     let http = Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(60))

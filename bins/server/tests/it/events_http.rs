@@ -4,95 +4,15 @@
 //! killed is delivered by the restarted server; the events API pages from a cursor.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-use gatehouse::os::{now, OsEntropy};
-use gatehouse::{Call, Gatehouse, GatehouseConfig, SecretBox};
+use crate::support::{free_port, operator_token, Server};
 use reqwest::blocking::Client;
 use serde_json::{json, Value};
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use storage::testing::{TestDatabase, ENGINES};
-
-const SECRET_KEY: &str = "2f6e0f1c9a7b3d5e8c4a1b2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f";
-
-struct Server {
-    child: Child,
-    base: String,
-    log: std::path::PathBuf,
-}
-
-impl Server {
-    fn start(database_url: &str, port: u16) -> Server {
-        let base = format!("http://127.0.0.1:{port}");
-        let log = std::env::temp_dir().join(format!("gatehouse-events-http-{port}.log"));
-        let log_file = std::fs::File::create(&log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_gatehouse-server"))
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("GATEHOUSE_DATABASE_URL", database_url)
-            .env("GATEHOUSE_PUBLIC_URL", &base)
-            .env("GATEHOUSE_LISTEN", format!("127.0.0.1:{port}"))
-            .env("GATEHOUSE_SECRET_KEY", SECRET_KEY)
-            .env("GATEHOUSE_DB_POOL", "4")
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone().unwrap())
-            .stderr(log_file)
-            .spawn()
-            .unwrap();
-        let mut server = Server { child, base, log };
-        let http = Client::new();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = server.child.try_wait().unwrap() {
-                panic!(
-                    "server exited ({status}): {}",
-                    std::fs::read_to_string(&server.log).unwrap_or_default()
-                );
-            }
-            if http
-                .get(format!("{}/healthz", server.base))
-                .send()
-                .is_ok_and(|r| r.status().is_success())
-            {
-                break;
-            }
-            assert!(Instant::now() < deadline, "server not healthy");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        server
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // SIGKILL: the process gets no chance to finish anything.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.log);
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn operator_token(db: &TestDatabase) -> String {
-    let config = GatehouseConfig::new(
-        "http://127.0.0.1:1".parse().unwrap(),
-        SecretBox::from_encoded(SECRET_KEY).unwrap(),
-    );
-    let gh = Gatehouse::new(db.store().unwrap(), config, Box::new(OsEntropy));
-    gh.create_operator_token(&Call::operator(now(), "test"), "events http test")
-        .unwrap()
-        .token
-}
 
 /// Records `(signature header, body)` of each POST; answers the scripted statuses, then 200.
 struct Receiver {
@@ -179,9 +99,9 @@ fn scim_user(http: &Client, base_url: &str, token: &str, user_name: &str) {
 fn webhooks_are_delivered_by_the_server_within_a_second_and_survive_a_kill() {
     for engine in ENGINES {
         let db = TestDatabase::new(engine).unwrap();
-        let op = operator_token(&db);
+        let op = operator_token(&db, "http://127.0.0.1:1");
         let port = free_port();
-        let server = Server::start(&db.url, port);
+        let server = Server::start(&db.url, port, None, &[]);
         let http = Client::new();
         let admin = |path: &str| format!("{}/admin/v1{path}", server.base);
         let rx = receiver();
@@ -264,7 +184,7 @@ fn webhooks_are_delivered_by_the_server_within_a_second_and_survive_a_kill() {
         // 30 s lease would delay the retry, not lose it).
         std::thread::sleep(Duration::from_millis(500));
         drop(server);
-        let restarted = Server::start(&db.url, port);
+        let restarted = Server::start(&db.url, port, None, &[]);
         // Backoff after one failure is 1 s; the restarted server delivers it.
         rx.wait_for(3, Duration::from_secs(40));
         let (_, body) = rx.got.lock().unwrap()[2].clone();

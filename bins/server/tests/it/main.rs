@@ -4,3 +4,4 @@
 mod e2e;
 mod events_http;
 mod scim_http;
+mod support;

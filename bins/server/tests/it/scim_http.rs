@@ -5,89 +5,11 @@
 //! in the venv of `scripts/setup-test-peers.sh`) against the same server on both engines.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-use gatehouse::os::{now, OsEntropy};
-use gatehouse::{Call, Gatehouse, GatehouseConfig, SecretBox};
+use crate::support::{operator_token, Server};
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde_json::{json, Value};
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 use storage::testing::{TestDatabase, ENGINES};
-
-const SECRET_KEY: &str = "2f6e0f1c9a7b3d5e8c4a1b2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f";
-
-struct Server {
-    child: Child,
-    base: String,
-    log: std::path::PathBuf,
-}
-
-impl Server {
-    fn start(database_url: &str, rate: &str) -> Server {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let base = format!("http://127.0.0.1:{port}");
-        let log = std::env::temp_dir().join(format!("gatehouse-scim-http-{port}.log"));
-        let log_file = std::fs::File::create(&log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_gatehouse-server"))
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("GATEHOUSE_DATABASE_URL", database_url)
-            .env("GATEHOUSE_PUBLIC_URL", &base)
-            .env("GATEHOUSE_LISTEN", format!("127.0.0.1:{port}"))
-            .env("GATEHOUSE_SECRET_KEY", SECRET_KEY)
-            .env("GATEHOUSE_DB_POOL", "4")
-            .env("GATEHOUSE_SCIM_RATE_PER_SEC", rate)
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone().unwrap())
-            .stderr(log_file)
-            .spawn()
-            .unwrap();
-        let mut server = Server { child, base, log };
-        let http = Client::new();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = server.child.try_wait().unwrap() {
-                panic!(
-                    "server exited ({status}): {}",
-                    std::fs::read_to_string(&server.log).unwrap_or_default()
-                );
-            }
-            if http
-                .get(format!("{}/healthz", server.base))
-                .send()
-                .is_ok_and(|r| r.status().is_success())
-            {
-                break;
-            }
-            assert!(Instant::now() < deadline, "server not healthy");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        server
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.log);
-    }
-}
-
-fn operator_token(db: &TestDatabase) -> String {
-    let config = GatehouseConfig::new(
-        "http://127.0.0.1:1".parse().unwrap(),
-        SecretBox::from_encoded(SECRET_KEY).unwrap(),
-    );
-    let gh = Gatehouse::new(db.store().unwrap(), config, Box::new(OsEntropy));
-    gh.create_operator_token(&Call::operator(now(), "test"), "scim http test")
-        .unwrap()
-        .token
-}
 
 fn body(r: Response) -> (u16, reqwest::header::HeaderMap, Value) {
     let status = r.status().as_u16();
@@ -110,8 +32,8 @@ fn scim(req: RequestBuilder, token: &str) -> RequestBuilder {
 fn scim_over_http() {
     for engine in ENGINES {
         let db = TestDatabase::new(engine).unwrap();
-        let op = operator_token(&db);
-        let server = Server::start(&db.url, "20");
+        let op = operator_token(&db, "http://127.0.0.1:1");
+        let server = Server::start(&db.url, 0, None, &[("GATEHOUSE_SCIM_RATE_PER_SEC", "20")]);
         let http = Client::new();
         let admin = |path: &str| format!("{}/admin/v1{path}", server.base);
 
@@ -367,8 +289,13 @@ fn scim2_tester_passes_every_check() {
         .join("../../scripts/test-peers/scim_check.py");
     for engine in ENGINES {
         let db = TestDatabase::new(engine).unwrap();
-        let op = operator_token(&db);
-        let server = Server::start(&db.url, "10000");
+        let op = operator_token(&db, "http://127.0.0.1:1");
+        let server = Server::start(
+            &db.url,
+            0,
+            None,
+            &[("GATEHOUSE_SCIM_RATE_PER_SEC", "10000")],
+        );
         let (base_url, token) = provisioned_directory(&Client::new(), &server, &op);
         let out = Command::new(&python)
             .arg(&script)
