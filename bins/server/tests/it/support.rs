@@ -1,5 +1,6 @@
 //! What every server test needs: the real `gatehouse-server` on a loopback port (killed on drop)
 //! and an operator token minted through the facade on the same database.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use gatehouse::os::{now, OsEntropy};
 use gatehouse::{Call, Gatehouse, GatehouseConfig, SecretBox};
