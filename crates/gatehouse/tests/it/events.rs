@@ -5,9 +5,10 @@
 //! apps can poll the events API from a cursor.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
+use crate::support::{facade, idp, next_seed, t0, REDIRECT};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::Duration;
 use gatehouse::*;
 use gatehouse_types::FixedEntropy;
 use openssl::hash::MessageDigest;
@@ -23,8 +24,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use storage::testing::{TestDatabase, ENGINES};
 use storage::Engine;
-
-const REDIRECT: &str = "https://app.example.com/callback";
 
 // ---------- a recording HTTP receiver ----------
 
@@ -109,15 +108,6 @@ impl Receiver {
 
 // ---------- a tenant with a SAML connection and an app ----------
 
-fn next_seed() -> u64 {
-    static SEED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(5000);
-    SEED.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-}
-
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap()
-}
-
 fn at(secs: i64) -> Call {
     Call::operator(t0() + Duration::seconds(secs), "test")
 }
@@ -134,12 +124,6 @@ fn browser() -> Call {
     }
 }
 
-fn idp(entity_id: &str) -> (TestIdentityProvider, String) {
-    let idp = TestIdentityProvider::generate(entity_id, t0(), 365, &[1]).unwrap();
-    let pem = idp.certificate_pem().unwrap();
-    (idp, pem)
-}
-
 struct World {
     db: TestDatabase,
     gh: Gatehouse,
@@ -147,18 +131,6 @@ struct World {
     connection: SamlConnectionView,
     client_secret: String,
     rx: Receiver,
-}
-
-fn facade(db: &TestDatabase, seed: u64) -> Gatehouse {
-    let config = GatehouseConfig::new(
-        "https://sso.example.com".parse().unwrap(),
-        SecretBox::new([9; 32]),
-    );
-    Gatehouse::new(
-        db.store().unwrap(),
-        config,
-        Box::new(FixedEntropy::new(seed)),
-    )
 }
 
 /// `backchannel`: whether the app registers a back-channel logout URI on the receiver.

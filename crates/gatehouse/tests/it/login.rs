@@ -3,33 +3,16 @@
 //! `TestIdentityProvider` with its own key; its responses go through the production validator.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
+use crate::support::{facade, idp, next_seed, t0, REDIRECT};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 use gatehouse::*;
 use gatehouse_types::FixedEntropy;
 use saml_core::authn_request::{decode_redirect, RedirectLimits};
 use saml_core::idp::{ResponseParams, TestIdentityProvider};
 use storage::testing::{TestDatabase, ENGINES};
 use storage::Engine;
-
-const REDIRECT: &str = "https://app.example.com/callback";
-
-/// Every IdP response gets fresh ids (a repeated seed would be a replay).
-fn next_seed() -> u64 {
-    static SEED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1000);
-    SEED.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-}
-
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap()
-}
-
-fn idp(entity_id: &str) -> (TestIdentityProvider, String) {
-    let idp = TestIdentityProvider::generate(entity_id, t0(), 365, &[1]).unwrap();
-    let pem = idp.certificate_pem().unwrap();
-    (idp, pem)
-}
 
 struct World {
     _db: TestDatabase,
@@ -38,18 +21,6 @@ struct World {
     connection: SamlConnectionView,
     client_secret: String,
     engine: Engine,
-}
-
-fn facade(db: &TestDatabase, seed: u64) -> Gatehouse {
-    let config = GatehouseConfig::new(
-        "https://sso.example.com".parse().unwrap(),
-        SecretBox::new([9; 32]),
-    );
-    Gatehouse::new(
-        db.store().unwrap(),
-        config,
-        Box::new(FixedEntropy::new(seed)),
-    )
 }
 
 fn op(now: DateTime<Utc>) -> Call {

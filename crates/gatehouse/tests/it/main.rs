@@ -4,3 +4,4 @@
 mod events;
 mod login;
 mod scim;
+mod support;

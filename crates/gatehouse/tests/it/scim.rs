@@ -4,9 +4,10 @@
 //! membership changes both ways, tenant isolation, tokens, ETags and uniqueness.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
+use crate::support::{facade, idp, next_seed, t0, REDIRECT};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::Duration;
 use gatehouse::*;
 use gatehouse_types::FixedEntropy;
 use saml_core::authn_request::{decode_redirect, RedirectLimits};
@@ -16,19 +17,9 @@ use serde_json::{json, Value};
 use storage::testing::{TestDatabase, ENGINES};
 use storage::Engine;
 
-const REDIRECT: &str = "https://app.example.com/callback";
 const CAROL: &str = "5d48a0a8-e8f4-4a4f-8a0c-6d0e4a0e0c11";
 const BOB: &str = "902c246b-6245-4190-8e05-00816be7344a";
 const GROUP: &str = "e9e30dba-f08f-4109-8486-d5c6a331660a";
-
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap()
-}
-
-fn next_seed() -> u64 {
-    static SEED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(5000);
-    SEED.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-}
 
 /// A fixture body with the fixture's invented ids replaced by the ids this run created.
 fn fixture(path: &str, ids: &[(&str, &str)]) -> Value {
@@ -38,14 +29,6 @@ fn fixture(path: &str, ids: &[(&str, &str)]) -> Value {
         text = text.replace(from, to);
     }
     serde_json::from_str(&text).unwrap()
-}
-
-fn facade(db: &TestDatabase) -> Gatehouse {
-    let config = GatehouseConfig::new(
-        "https://sso.example.com".parse().unwrap(),
-        SecretBox::new([9; 32]),
-    );
-    Gatehouse::new(db.store().unwrap(), config, Box::new(FixedEntropy::new(7)))
 }
 
 fn op() -> Call {
@@ -134,7 +117,7 @@ fn scim_status(r: Result<impl std::fmt::Debug>) -> (u16, Option<&'static str>, S
 
 fn tenant_world(engine: Engine) -> (TestDatabase, Gatehouse) {
     let db = TestDatabase::new(engine).unwrap();
-    let gh = facade(&db);
+    let gh = facade(&db, 7);
     gh.create_tenant(&op(), NewTenant::new("acme", "Acme"))
         .unwrap();
     (db, gh)
@@ -872,12 +855,6 @@ fn removing_active_is_refused_and_never_reactivates() {
 }
 
 // ---------- SAML login + SCIM lifecycle ----------
-
-fn idp(entity_id: &str) -> (TestIdentityProvider, String) {
-    let idp = TestIdentityProvider::generate(entity_id, t0(), 365, &[1]).unwrap();
-    let pem = idp.certificate_pem().unwrap();
-    (idp, pem)
-}
 
 fn browser() -> Call {
     Call {

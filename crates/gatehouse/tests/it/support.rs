@@ -1,0 +1,43 @@
+//! Helpers every facade test module shares: the fixed clock, the IdP, the facade itself.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+use chrono::{DateTime, TimeZone, Utc};
+use gatehouse::{Gatehouse, GatehouseConfig, SecretBox};
+use gatehouse_types::FixedEntropy;
+use saml_core::idp::TestIdentityProvider;
+use storage::testing::TestDatabase;
+
+/// The app's registered redirect URI.
+pub const REDIRECT: &str = "https://app.example.com/callback";
+
+/// Every IdP response gets fresh ids (a repeated seed would be a replay); one counter for the
+/// whole test binary.
+pub fn next_seed() -> u64 {
+    static SEED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1000);
+    SEED.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+}
+
+/// The fixed "now" of every test.
+pub fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap()
+}
+
+/// A test IdP with its own key, and the certificate PEM a connection must trust.
+pub fn idp(entity_id: &str) -> (TestIdentityProvider, String) {
+    let idp = TestIdentityProvider::generate(entity_id, t0(), 365, &[1]).unwrap();
+    let pem = idp.certificate_pem().unwrap();
+    (idp, pem)
+}
+
+/// The facade on `db`, with deterministic entropy.
+pub fn facade(db: &TestDatabase, seed: u64) -> Gatehouse {
+    let config = GatehouseConfig::new(
+        "https://sso.example.com".parse().unwrap(),
+        SecretBox::new([9; 32]),
+    );
+    Gatehouse::new(
+        db.store().unwrap(),
+        config,
+        Box::new(FixedEntropy::new(seed)),
+    )
+}
