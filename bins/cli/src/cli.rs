@@ -198,6 +198,25 @@ pub enum UsersCmd {
         #[arg(long, default_value = "")]
         reason: String,
     },
+    /// A user's roles and whether the identity provider (role rules) or an admin manages them.
+    Roles {
+        /// Tenant slug or id.
+        tenant: String,
+        /// User id.
+        user: String,
+    },
+    /// Grant roles by hand, replacing the user's grants (refused when the tenant's role rules
+    /// manage this user's roles: change the rules or the IdP groups instead).
+    SetRoles {
+        /// Tenant slug or id.
+        tenant: String,
+        /// User id.
+        user: String,
+        /// A grant: `role` or `role:dimension=value,dimension=value`; repeat for several. None
+        /// removes every role.
+        #[arg(long = "grant", value_name = "GRANT")]
+        grants: Vec<String>,
+    },
     /// Permanently delete a deactivated user (audited; cannot be undone).
     Delete {
         /// Tenant slug or id.

@@ -221,6 +221,22 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 print(&audit_table(&records)?)?;
             }
         }
+        Command::Users(UsersCmd::Roles { tenant, user }) => {
+            let roles = gh.user_roles(&tenant, &user)?;
+            emit!(json, roles, user_roles_text)?;
+        }
+        Command::Users(UsersCmd::SetRoles {
+            tenant,
+            user,
+            grants,
+        }) => {
+            let grants = grants
+                .iter()
+                .map(|g| parse_grant(g))
+                .collect::<Result<Vec<_>, _>>()?;
+            let roles = gh.set_user_roles(&call, &tenant, &user, grants)?;
+            emit!(json, roles, user_roles_text)?;
+        }
         Command::Users(UsersCmd::Delete { tenant, user, yes }) => {
             if !yes {
                 return Err(InputError("hard delete cannot be undone: add --yes".into()).into());
@@ -723,4 +739,37 @@ fn audit_table(records: &[audit::AuditRecord]) -> anyhow::Result<String> {
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(output::audit_records(&rows))
+}
+
+/// `role` or `role:dimension=value,dimension=value` (the CLI's spelling of a grant).
+fn parse_grant(text: &str) -> Result<gatehouse::Grant, InputError> {
+    let (role, scopes) = text.split_once(':').unwrap_or((text, ""));
+    let mut grant = gatehouse::Grant::new(role.trim());
+    for pair in scopes.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (dimension, value) = pair.split_once('=').ok_or_else(|| {
+            InputError(format!(
+                "grant {text:?}: scope {pair:?} must be dimension=value"
+            ))
+        })?;
+        grant
+            .scopes
+            .insert(dimension.trim().to_owned(), value.trim().to_owned());
+    }
+    Ok(grant)
+}
+
+fn user_roles_text(v: &gatehouse::UserRolesView) -> String {
+    let mut lines = vec![format!("{}  roles managed by {}", v.user_id, v.managed_by)];
+    if v.grants.is_empty() {
+        lines.push("  (no roles)".into());
+    }
+    for g in &v.grants {
+        let scopes: Vec<String> = g.scopes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        lines.push(if scopes.is_empty() {
+            format!("  {}", g.role)
+        } else {
+            format!("  {}  {}", g.role, scopes.join(","))
+        });
+    }
+    lines.join("\n")
 }

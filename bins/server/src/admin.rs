@@ -85,6 +85,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 web::delete().to(hard_delete_user),
             )
             .route(
+                "/tenants/{tenant}/users/{user}/roles",
+                web::get().to(get_user_roles),
+            )
+            .route(
+                "/tenants/{tenant}/users/{user}/roles",
+                web::put().to(put_user_roles),
+            )
+            .route(
                 "/tenants/{tenant}/users/{user}/history",
                 web::get().to(user_history),
             )
@@ -665,6 +673,34 @@ async fn explain_roles(
     let c = operator(&req, &gh).await?;
     Ok(ok(run(&gh, Surface::Admin, c, move |gh, _| {
         gh.explain_roles(&path, &body)
+    })
+    .await?))
+}
+
+async fn get_user_roles(
+    req: HttpRequest,
+    gh: Facade,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    let (tenant, user) = path.into_inner();
+    Ok(ok(run(&gh, Surface::Admin, c, move |gh, _| {
+        gh.user_roles(&tenant, &user)
+    })
+    .await?))
+}
+
+async fn put_user_roles(
+    req: HttpRequest,
+    gh: Facade,
+    path: web::Path<(String, String)>,
+    body: web::Json<gatehouse::UserRolesInput>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    let (tenant, user) = path.into_inner();
+    let grants = body.into_inner().grants;
+    Ok(ok(run(&gh, Surface::Admin, c, move |gh, c| {
+        gh.set_user_roles(c, &tenant, &user, grants.clone())
     })
     .await?))
 }

@@ -59,7 +59,9 @@ impl HttpError {
     fn status(&self) -> StatusCode {
         match &self.error {
             GatehouseError::NotFound { .. } => StatusCode::NOT_FOUND,
-            GatehouseError::Conflict { .. } => StatusCode::CONFLICT,
+            GatehouseError::Conflict { .. } | GatehouseError::ManagedElsewhere { .. } => {
+                StatusCode::CONFLICT
+            }
             GatehouseError::InvalidInput { .. } | GatehouseError::Saml(_) => {
                 StatusCode::BAD_REQUEST
             }
@@ -84,6 +86,7 @@ impl HttpError {
         match &self.error {
             GatehouseError::NotFound { .. }
             | GatehouseError::Conflict { .. }
+            | GatehouseError::ManagedElsewhere { .. }
             | GatehouseError::InvalidInput { .. }
             | GatehouseError::Saml(_) => self.error.to_string(),
             GatehouseError::Unauthorized => "a valid operator bearer token is required".into(),
@@ -175,6 +178,7 @@ fn code_of(e: &GatehouseError) -> &'static str {
     match e {
         GatehouseError::NotFound { .. } => "not_found",
         GatehouseError::Conflict { .. } => "conflict",
+        GatehouseError::ManagedElsewhere { .. } => "managed_by_identity_provider",
         GatehouseError::InvalidInput { .. } | GatehouseError::Saml(_) => "invalid_input",
         GatehouseError::Unauthorized => "unauthorized",
         GatehouseError::OAuth { error, .. } => error,

@@ -22,6 +22,13 @@ pub enum GatehouseError {
         /// What clashed.
         what: String,
     },
+    /// The change is refused because another system owns the data (e.g. roles the tenant's
+    /// identity provider manages through role mapping). The reason is safe to show an operator.
+    #[error("refused: {reason}")]
+    ManagedElsewhere {
+        /// Why, naming the owner.
+        reason: String,
+    },
     /// An argument is invalid.
     #[error("invalid {field}: {reason}")]
     InvalidInput {

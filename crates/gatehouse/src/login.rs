@@ -544,6 +544,8 @@ impl Gatehouse {
             .map_err(|e| LoginStep::Error(e.into()))?,
         };
         let groups = json_list(&identity.groups);
+        let attributes =
+            serde_json::to_string(&identity.attributes).map_err(|e| LoginStep::Error(GatehouseError::internal(e)))?;
         let user = match existing {
             Some(mut user) => {
                 if !user.active {
@@ -554,6 +556,7 @@ impl Gatehouse {
                 user.first_name = identity.first_name.clone();
                 user.last_name = identity.last_name.clone();
                 user.groups = groups;
+                user.attributes = attributes;
                 user.updated_at = now;
                 queries::update_user(conn, &user).map_err(|e| LoginStep::Error(e.into()))?;
                 user
@@ -578,6 +581,7 @@ impl Gatehouse {
                     external_id: None,
                     scim_resource: None,
                     version: 1,
+                    attributes,
                 };
                 queries::insert_user(conn, &user).map_err(|e| LoginStep::Error(e.into()))?;
                 self.audit(
@@ -595,7 +599,7 @@ impl Gatehouse {
             }
         };
         match self
-            .apply_role_mapping(conn, call, &tenant.id, &connection.id, &user.id, identity)
+            .apply_role_mapping(conn, call, &user)
             .map_err(LoginStep::Error)?
         {
             Ok(_grants) => {}

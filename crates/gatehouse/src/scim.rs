@@ -1026,6 +1026,8 @@ impl Gatehouse {
             )?;
             let data = json!({ "user_id": row.id, "source": "scim", "changed_fields": fields });
             self.emit(conn, call, &client.tenant_id, "user.updated", data)?;
+            // Attributes such as department feed role rules.
+            self.remap_users(conn, call, &client.tenant_id, [&row.id])?;
         }
         match (old_row.active, row.active) {
             (true, false) => self.deactivate(conn, call, client, &row.id)?,
@@ -1164,6 +1166,7 @@ impl Gatehouse {
             external_id: view.external_id.clone(),
             scim_resource: Some(serde_json::to_string(&stored).map_err(GatehouseError::internal)?),
             version: 1,
+            attributes: "{}".into(),
         };
         queries::insert_user(conn, &row).map_err(uniqueness)?;
         self.audit(
@@ -1178,6 +1181,7 @@ impl Gatehouse {
         )?;
         let data = json!({ "user_id": row.id, "source": "scim" });
         self.emit(conn, call, &client.tenant_id, "user.created", data)?;
+        self.remap_users(conn, call, &client.tenant_id, [&row.id])?;
         self.audit_scim(
             conn,
             call,
@@ -1216,6 +1220,14 @@ impl Gatehouse {
         let left = sq::remove_user_memberships(conn, &row.id)?;
         if !left.is_empty() {
             self.audit_memberships(conn, call, client, [row.id.clone()])?;
+        }
+        for group_id in &left {
+            let data = json!({
+                "group_id": group_id,
+                "directory_id": client.directory_id,
+                "user_ids": [row.id],
+            });
+            self.emit(conn, call, &client.tenant_id, "group.membership_removed", data)?;
         }
         if was_active {
             self.deactivate(conn, call, client, &row.id)?;
@@ -1277,24 +1289,61 @@ impl Gatehouse {
         Ok(())
     }
 
+    /// Change a group's members, audit each affected user, tell the app, and re-run role mapping
+    /// for exactly those users (their next token carries the result, no login needed).
+    #[allow(clippy::too_many_arguments)]
     fn write_group_members(
         &self,
         conn: &mut storage::Conn,
         call: &Call,
         client: &ScimClient,
-        group_id: &str,
+        group: &models::Group,
         added: &[String],
         removed: &[String],
     ) -> Result<()> {
         self.check_members(conn, client, added)?;
-        sq::add_group_members(conn, group_id, added)?;
-        sq::remove_group_members(conn, group_id, removed)?;
+        sq::add_group_members(conn, &group.id, added)?;
+        sq::remove_group_members(conn, &group.id, removed)?;
         self.audit_memberships(
             conn,
             call,
             client,
             added.iter().chain(removed.iter()).cloned(),
-        )
+        )?;
+        for (event, ids) in [
+            ("group.membership_added", added),
+            ("group.membership_removed", removed),
+        ] {
+            if !ids.is_empty() {
+                let data = json!({
+                    "group_id": group.id,
+                    "display_name": group.display_name,
+                    "directory_id": group.directory_id,
+                    "user_ids": ids,
+                });
+                self.emit(conn, call, &client.tenant_id, event, data)?;
+            }
+        }
+        self.remap_users(conn, call, &client.tenant_id, added.iter().chain(removed))
+    }
+
+    /// The app event of a group's own change (`group.created`, `group.updated`, `group.deleted`).
+    fn emit_group(
+        &self,
+        conn: &mut storage::Conn,
+        call: &Call,
+        client: &ScimClient,
+        event: &str,
+        group: &models::Group,
+    ) -> Result<()> {
+        let data = json!({
+            "group_id": group.id,
+            "display_name": group.display_name,
+            "external_id": group.external_id,
+            "directory_id": group.directory_id,
+        });
+        self.emit(conn, call, &client.tenant_id, event, data)?;
+        Ok(())
     }
 
     fn create_group(
@@ -1324,7 +1373,8 @@ impl Gatehouse {
             updated_at: now,
         };
         sq::insert_group(conn, &row)?;
-        self.write_group_members(conn, call, client, &row.id, &members, &[])?;
+        self.emit_group(conn, call, client, "group.created", &row)?;
+        self.write_group_members(conn, call, client, &row, &members, &[])?;
         self.audit_scim(
             conn,
             call,
@@ -1351,14 +1401,7 @@ impl Gatehouse {
         method: &str,
     ) -> Result<ScimResponse> {
         let view = scim_model::resource::Group::from_resource(new_resource)?;
-        self.write_group_members(
-            conn,
-            call,
-            client,
-            &row.id,
-            &changes.members_added,
-            &changes.members_removed,
-        )?;
+        let renamed = view.display_name != row.display_name;
         if !changes.is_empty() {
             row.display_name = view.display_name.clone();
             row.display_name_lower = view.display_name.to_lowercase();
@@ -1370,6 +1413,29 @@ impl Gatehouse {
             if !sq::update_group_versioned(conn, &row, row.version - 1)? {
                 return Err(concurrent());
             }
+        }
+        if changes
+            .changed_attributes
+            .iter()
+            .any(|a| a.as_str() != "members")
+        {
+            self.emit_group(conn, call, client, "group.updated", &row)?;
+        }
+        self.write_group_members(
+            conn,
+            call,
+            client,
+            &row,
+            &changes.members_added,
+            &changes.members_removed,
+        )?;
+        if renamed {
+            // Rules match group names: every member's roles may follow the new name.
+            let members: Vec<String> = sq::list_group_members(conn, &row.id)?
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect();
+            self.remap_users(conn, call, &client.tenant_id, &members)?;
         }
         self.audit_scim(
             conn,
@@ -1676,6 +1742,17 @@ impl Gatehouse {
                     .collect();
                 sq::delete_group(conn, &row.id)?;
                 self.audit_memberships(conn, call, client, members.iter().cloned())?;
+                self.emit_group(conn, call, client, "group.deleted", &row)?;
+                if !members.is_empty() {
+                    let data = json!({
+                        "group_id": row.id,
+                        "display_name": row.display_name,
+                        "directory_id": row.directory_id,
+                        "user_ids": members,
+                    });
+                    self.emit(conn, call, &client.tenant_id, "group.membership_removed", data)?;
+                }
+                self.remap_users(conn, call, &client.tenant_id, &members)?;
                 self.audit_scim(
                     conn,
                     call,
@@ -1773,7 +1850,10 @@ impl Gatehouse {
                     user_id: user.id.clone(),
                     source: ChangeSource::Admin,
                 },
-            )
+            )?;
+            let data = json!({ "user_id": user.id, "source": "admin", "hard_delete": true });
+            self.emit(conn, call, &t.id, "user.deleted", data)?;
+            Ok(())
         })
     }
 

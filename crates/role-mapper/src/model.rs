@@ -300,6 +300,20 @@ impl RuleSet {
         Ok(())
     }
 
+    /// Checks grants given by hand (outside any rule) against the same invariants as a rule's
+    /// grants: bounded role names, scopes only on defined dimensions with allowed values.
+    pub fn validate_grants(&self, grants: &[Grant]) -> Result<(), RuleError> {
+        if grants.len() > MAX_TERMS {
+            return Err(RuleError::BadCondition {
+                rule: "hand-granted".into(),
+                what: "too many grants",
+            });
+        }
+        grants
+            .iter()
+            .try_for_each(|g| self.validate_grant("hand-granted", g))
+    }
+
     fn validate_grant(&self, rule: &str, grant: &Grant) -> Result<(), RuleError> {
         if !name_ok(&grant.role) {
             return Err(RuleError::BadRole {

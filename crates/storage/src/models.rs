@@ -133,6 +133,9 @@ pub struct User {
     pub scim_resource: Option<String>,
     /// Bumped on every SCIM change; the ETag is `W/"<version>"`.
     pub version: i64,
+    /// JSON object of the attributes asserted at the last login (role mapping re-runs over them
+    /// when SCIM changes the user's groups).
+    pub attributes: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]

@@ -112,6 +112,7 @@ diesel::table! {
         external_id -> Nullable<Text>,
         scim_resource -> Nullable<Text>,
         version -> BigInt,
+        attributes -> Text,
     }
 }
 

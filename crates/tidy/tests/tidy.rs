@@ -881,7 +881,19 @@ enum Direction {
 }
 
 /// Component schema ← (file, struct, direction).
-const SCHEMAS: [(&str, &str, &str, Direction); 16] = [
+const SCHEMAS: [(&str, &str, &str, Direction); 18] = [
+    (
+        "UserRolesInput",
+        "crates/gatehouse/src/roles.rs",
+        "UserRolesInput",
+        Direction::Request,
+    ),
+    (
+        "UserRolesView",
+        "crates/gatehouse/src/roles.rs",
+        "UserRolesView",
+        Direction::Response,
+    ),
     (
         "NewTenant",
         "crates/gatehouse/src/admin.rs",

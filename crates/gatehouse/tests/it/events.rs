@@ -591,3 +591,319 @@ fn webhook_endpoints_are_admin_objects_with_a_secret_shown_once() {
         ));
     }
 }
+
+// ---------- role mapping kept true by SCIM; hand-granted roles; group events ----------
+
+/// The claims of a JWT (the signature is verified elsewhere; here only the roles matter).
+fn claims(jwt: &str) -> Value {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let payload = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+fn roles_of(tokens: &TokenResponse) -> Value {
+    claims(&tokens.id_token)["roles"].clone()
+}
+
+struct Scim {
+    client: ScimClient,
+    call: Call,
+}
+
+fn scim(w: &World) -> Scim {
+    let d = w.gh.create_scim_directory(&op(), "acme", "Okta").unwrap();
+    let issued = w.gh.issue_scim_token(&op(), &d.id).unwrap();
+    let client = w.gh.authenticate_scim(t0(), &d.id, &issued.token).unwrap();
+    let call = Call {
+        now: t0(),
+        correlation_id: "scim-1".into(),
+        actor: client.actor(),
+    };
+    Scim { client, call }
+}
+
+fn scim_user(w: &World, s: &Scim, user_name: &str, department: &str) -> String {
+    let created =
+        w.gh.scim_create(
+            &s.call,
+            &s.client,
+            ScimKind::User,
+            &json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User",
+                            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+                "userName": user_name,
+                "emails": [{"value": user_name, "primary": true}],
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": department}}),
+        )
+        .unwrap();
+    created.body.unwrap()["id"].as_str().unwrap().to_owned()
+}
+
+fn group_patch(w: &World, s: &Scim, group: &str, op: &str, user: &str) {
+    let body = match op {
+        "add" => json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "add", "path": "members", "value": [{"value": user}]}]}),
+        _ => json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "remove", "path": format!("members[value eq \"{user}\"]")}]}),
+    };
+    let r =
+        w.gh.scim_patch(&s.call, &s.client, ScimKind::Group, group, &body, None)
+            .unwrap();
+    assert!(r.status == 200 || r.status == 204, "{}", r.status);
+}
+
+const RULES: &str = r#"{
+    "version": 1,
+    "dimensions": {"market": {}},
+    "rules": [
+        {"id": "admins", "condition": {"group": {"name": "App Admins"}},
+         "grants": [{"role": "admin"}]},
+        {"id": "sales-india", "condition": {"attribute": {"name": "department", "value": "Sales"}},
+         "grants": [{"role": "sales_representative", "scopes": {"market": "India"}}]}
+    ],
+    "unmatched_policy": "allow_without_roles"
+}"#;
+
+fn event_types(w: &World) -> Vec<String> {
+    w.gh.events_since("acme", 0, 1000)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event_type)
+        .collect()
+}
+
+#[test]
+fn scim_group_and_attribute_changes_remap_roles_and_the_next_token_carries_them_without_login() {
+    for engine in ENGINES {
+        let w = world(engine, false);
+        w.gh.set_role_rules(&op(), "acme", RULES).unwrap();
+        let s = scim(&w);
+        let bob = scim_user(&w, &s, "bob@acme.test", "Engineering");
+        let (tokens, sid) = login(&w, "bob@acme.test");
+        assert_eq!(user_of(&w, &sid), bob);
+        assert_eq!(roles_of(&tokens), json!([]), "{engine:?}");
+
+        // Okta group push: the group is created with bob as a member.
+        let group =
+            w.gh.scim_create(
+                &s.call,
+                &s.client,
+                ScimKind::Group,
+                &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                        "displayName": "App Admins", "members": [{"value": bob}]}),
+            )
+            .unwrap();
+        let group = group.body.unwrap()["id"].as_str().unwrap().to_owned();
+        let refreshed = w.gh.refresh(&op(), &secret(&w), &tokens.refresh_token).unwrap();
+        assert_eq!(roles_of(&refreshed), json!(["admin"]), "{engine:?}");
+        // Introspection and userinfo say the same at once.
+        let info = w.gh.userinfo(&op(), &refreshed.access_token).unwrap();
+        assert_eq!(info["roles"], json!(["admin"]));
+
+        // An attribute change (department) maps too, with its scope.
+        let r =
+            w.gh.scim_patch(
+                &s.call,
+                &s.client,
+                ScimKind::User,
+                &bob,
+                &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                        "Operations": [{"op": "Replace", "value": {
+                          "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department": "Sales"}}]}),
+                None,
+            )
+            .unwrap();
+        assert_eq!(r.status, 200);
+        let refreshed = w.gh.refresh(&op(), &secret(&w), &refreshed.refresh_token).unwrap();
+        let c = claims(&refreshed.id_token);
+        assert_eq!(c["roles"], json!(["admin", "sales_representative"]), "{engine:?}");
+        assert_eq!(
+            c["grants"][1],
+            json!({"role": "sales_representative", "scopes": {"market": "India"}})
+        );
+
+        // Removal takes the role away, again without a login.
+        group_patch(&w, &s, &group, "remove", &bob);
+        let refreshed = w.gh.refresh(&op(), &secret(&w), &refreshed.refresh_token).unwrap();
+        assert_eq!(roles_of(&refreshed), json!(["sales_representative"]), "{engine:?}");
+
+        // Each change is an audit record with before/after and an app event.
+        let changes: Vec<_> = w
+            .gh
+            .user_history("acme", &bob)
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.event.event_type() == "user.roles_changed")
+            .collect();
+        assert_eq!(changes.len(), 3, "{engine:?}");
+        let events = w.gh.events_since("acme", 0, 1000).unwrap();
+        let role_events: Vec<&Value> = events
+            .iter()
+            .filter(|e| e.event_type == "user.roles_changed")
+            .map(|e| &e.data)
+            .collect();
+        assert_eq!(role_events.len(), 3);
+        assert_eq!(role_events[2]["before"].as_array().unwrap().len(), 2);
+        assert_eq!(role_events[2]["grants"].as_array().unwrap().len(), 1);
+        // The chain still verifies after all of it.
+        assert!(w.gh.verify_audit_chain("acme").unwrap().is_ok());
+    }
+}
+
+#[test]
+fn a_deny_policy_tenant_loses_roles_when_scim_leaves_nothing_matching() {
+    for engine in ENGINES {
+        let w = world(engine, false);
+        w.gh.set_role_rules(&op(), "acme", &RULES.replace("allow_without_roles", "deny"))
+            .unwrap();
+        let s = scim(&w);
+        let carol = scim_user(&w, &s, "carol@acme.test", "Sales");
+        let (tokens, _) = login(&w, "carol@acme.test");
+        assert_eq!(roles_of(&tokens), json!(["sales_representative"]));
+        let r =
+            w.gh.scim_patch(
+                &s.call,
+                &s.client,
+                ScimKind::User,
+                &carol,
+                &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                        "Operations": [{"op": "replace", "path":
+                          "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+                          "value": "Support"}]}),
+                None,
+            )
+            .unwrap();
+        assert_eq!(r.status, 200);
+        let refreshed = w.gh.refresh(&op(), &secret(&w), &tokens.refresh_token).unwrap();
+        assert_eq!(roles_of(&refreshed), json!([]), "{engine:?}");
+        assert_eq!(
+            w.gh.user_roles("acme", &carol).unwrap().grants,
+            Vec::<Grant>::new()
+        );
+    }
+}
+
+#[test]
+fn roles_from_the_idp_cannot_be_edited_by_hand_but_hand_granted_roles_can() {
+    for engine in ENGINES {
+        // A tenant without rules: roles are granted by hand, audited, and in the next token.
+        let w = world(engine, false);
+        let (tokens, sid) = login(&w, "dave@acme.test");
+        let dave = user_of(&w, &sid);
+        assert_eq!(w.gh.user_roles("acme", &dave).unwrap().managed_by, "admin");
+        let mut grant = Grant::new("billing_admin");
+        grant.scopes.insert("account".into(), "acct-42".into());
+        let set = w.gh.set_user_roles(&op(), "acme", &dave, vec![grant.clone()]).unwrap();
+        assert_eq!(set.grants, vec![grant.clone()]);
+        let refreshed = w.gh.refresh(&op(), &secret(&w), &tokens.refresh_token).unwrap();
+        assert_eq!(roles_of(&refreshed), json!(["billing_admin"]), "{engine:?}");
+        // Later logins keep them (no rules, nothing to map).
+        let (again, _) = login(&w, "dave@acme.test");
+        assert_eq!(roles_of(&again), json!(["billing_admin"]));
+        let history = w.gh.user_history("acme", &dave).unwrap();
+        let change = history
+            .iter()
+            .find(|r| r.event.event_type() == "user.roles_changed")
+            .unwrap();
+        assert_eq!(change.actor.key(), "operator:test");
+        assert!(event_types(&w).contains(&"user.roles_changed".to_owned()));
+        // Bad shapes are refused, another tenant's id is not found.
+        assert!(matches!(
+            w.gh.set_user_roles(&op(), "acme", &dave, vec![Grant::new("")]),
+            Err(GatehouseError::InvalidInput { .. })
+        ));
+        assert!(matches!(
+            w.gh.set_user_roles(&op(), "acme", "usr_nope", vec![]),
+            Err(GatehouseError::NotFound { .. })
+        ));
+
+        // Once the tenant maps roles from IdP groups, its SSO users' roles belong to the IdP.
+        w.gh.set_role_rules(&op(), "acme", RULES).unwrap();
+        assert_eq!(
+            w.gh.user_roles("acme", &dave).unwrap().managed_by,
+            "identity_provider"
+        );
+        let refused = w.gh.set_user_roles(&op(), "acme", &dave, vec![Grant::new("admin")]);
+        match refused {
+            Err(GatehouseError::ManagedElsewhere { reason }) => {
+                assert!(reason.contains("managed by the identity provider"), "{reason}")
+            }
+            other => panic!("{engine:?}: {other:?}"),
+        }
+        assert_eq!(w.gh.user_roles("acme", &dave).unwrap().grants, vec![grant]);
+    }
+}
+
+#[test]
+fn group_lifecycle_and_hard_delete_are_events_to_the_app() {
+    for engine in ENGINES {
+        let w = world(engine, false);
+        let s = scim(&w);
+        let erin = scim_user(&w, &s, "erin@acme.test", "Ops");
+        let frank = scim_user(&w, &s, "frank@acme.test", "Ops");
+        let created =
+            w.gh.scim_create(
+                &s.call,
+                &s.client,
+                ScimKind::Group,
+                &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                        "displayName": "Ops", "members": [{"value": erin}]}),
+            )
+            .unwrap();
+        let group = created.body.unwrap()["id"].as_str().unwrap().to_owned();
+        group_patch(&w, &s, &group, "add", &frank);
+        group_patch(&w, &s, &group, "remove", &erin);
+        let r =
+            w.gh.scim_patch(
+                &s.call,
+                &s.client,
+                ScimKind::Group,
+                &group,
+                &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                        "Operations": [{"op": "replace", "value": {"displayName": "Operations"}}]}),
+                None,
+            )
+            .unwrap();
+        assert_eq!(r.status, 200);
+        let r =
+            w.gh.scim_delete(&s.call, &s.client, ScimKind::Group, &group, None)
+                .unwrap();
+        assert_eq!(r.status, 204);
+        // Deactivate then hard-delete erin (an admin action).
+        w.gh.scim_delete(&s.call, &s.client, ScimKind::User, &erin, None)
+            .unwrap();
+        w.gh.hard_delete_user(&op(), "acme", &erin).unwrap();
+
+        let events = w.gh.events_since("acme", 0, 1000).unwrap();
+        let group_events: Vec<(&str, Value)> = events
+            .iter()
+            .filter(|e| e.event_type.starts_with("group."))
+            .map(|e| (e.event_type.as_str(), e.data["user_ids"].clone()))
+            .collect();
+        assert_eq!(
+            group_events,
+            [
+                ("group.created", Value::Null),
+                ("group.membership_added", json!([erin])),
+                ("group.membership_added", json!([frank])),
+                ("group.membership_removed", json!([erin])),
+                ("group.updated", Value::Null),
+                ("group.deleted", Value::Null),
+                ("group.membership_removed", json!([frank])),
+            ],
+            "{engine:?}"
+        );
+        let renamed = events.iter().find(|e| e.event_type == "group.updated").unwrap();
+        assert_eq!(renamed.data["display_name"], "Operations");
+        let deleted: Vec<&Value> = events
+            .iter()
+            .filter(|e| e.event_type == "user.deleted")
+            .map(|e| &e.data)
+            .collect();
+        assert_eq!(deleted.len(), 2, "SCIM delete, then the hard delete");
+        assert_eq!(deleted[1]["hard_delete"], true);
+        assert_eq!(deleted[1]["user_id"], erin.as_str());
+    }
+}
