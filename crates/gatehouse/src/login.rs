@@ -169,6 +169,13 @@ impl Gatehouse {
                 ));
             }
             let Some(connection) = self.route(conn, req)? else {
+                if req.is_prompt_none() {
+                    // Asking for an e-mail address is a prompt.
+                    return Err(redirect_error(
+                        "login_required",
+                        "the user must sign in interactively",
+                    ));
+                }
                 return Ok(AuthorizeOutcome::AskForEmail);
             };
             if !connection.enabled {
@@ -184,7 +191,11 @@ impl Gatehouse {
                 destination: rt.row.sso_url.clone(),
                 acs_url: self.acs_url(&rt.row.id),
                 sp_entity_id: rt.row.sp_entity_id.clone(),
-                force_authn: req.prompt.contains(&Prompt::Login) || req.max_age == Some(0),
+                // Gatehouse keeps no browser session of its own, so it cannot know how old the
+                // IdP's session is: any max_age asks for a fresh authentication (unless the app
+                // asked for a silent one), and the AuthnInstant is checked on the way back.
+                force_authn: req.prompt.contains(&Prompt::Login)
+                    || (req.max_age.is_some() && !req.is_prompt_none()),
                 is_passive: req.prompt.contains(&Prompt::None),
                 requested_authn_context: (!req.acr_values.is_empty()).then(|| {
                     RequestedAuthnContext {
@@ -210,6 +221,9 @@ impl Gatehouse {
                     created_at: call.now.timestamp(),
                     expires_at: (call.now + self.config.login_flow_ttl).timestamp(),
                     consumed: false,
+                    prompt_none: req.is_prompt_none(),
+                    max_age: req.max_age.map(|m| i64::try_from(m).unwrap_or(i64::MAX)),
+                    acr_values: json_list(&req.acr_values),
                 },
             )?;
             if crate::connections::SsoBinding::parse(&rt.row.sso_binding)
@@ -310,6 +324,7 @@ impl Gatehouse {
                 reason_code,
                 subject,
                 detail,
+                app_error,
             }) => {
                 tracing::warn!(correlation_id = %call.correlation_id, connection_id, reason_code, %detail, "SAML login failed");
                 if let Some(tenant_id) = tenant_id {
@@ -322,10 +337,18 @@ impl Gatehouse {
                         tracing::error!(correlation_id = %call.correlation_id, error = %e, "could not write login.failed audit record");
                     }
                 }
-                Err(GatehouseError::LoginFailed {
-                    reason_code,
-                    correlation_id: call.correlation_id.clone(),
-                })
+                match app_error {
+                    Some(a) => Err(GatehouseError::OAuthRedirect {
+                        redirect_uri: a.redirect_uri,
+                        error: a.error,
+                        description: a.description.to_owned(),
+                        state: a.state,
+                    }),
+                    None => Err(GatehouseError::LoginFailed {
+                        reason_code,
+                        correlation_id: call.correlation_id.clone(),
+                    }),
+                }
             }
         }
     }
@@ -342,6 +365,7 @@ impl Gatehouse {
             reason_code: code,
             subject: None,
             detail,
+            app_error: None,
         };
         // One read transaction for the connection and the flow its RelayState names.
         let relay_state = relay_state.filter(|r| r.len() <= 80);
@@ -404,8 +428,29 @@ impl Gatehouse {
             decryption_keys: &rt.decryption_keys,
             limits: Default::default(),
         };
-        let assertion = response::validate_response(&request, saml_response.as_bytes())
-            .map_err(|e| fail(tenant, e.reason_code(), e.to_string()))?;
+        let to_app = |error, description| {
+            flow.as_ref().map(|f| {
+                Box::new(AppError {
+                    error,
+                    description,
+                    redirect_uri: f.redirect_uri.clone(),
+                    state: f.state.clone(),
+                })
+            })
+        };
+        let assertion =
+            response::validate_response(&request, saml_response.as_bytes()).map_err(|e| {
+                let mut failure = fail(tenant, e.reason_code(), e.to_string());
+                if matches!(e, SamlError::NoPassive) {
+                    // The IdP has no session and would have had to prompt: OIDC's answer to a
+                    // silent re-validation is `login_required` (the app then signs in normally).
+                    failure.app_error = to_app(
+                        "login_required",
+                        "the identity provider requires the user to sign in",
+                    );
+                }
+                failure
+            })?;
         let authn = gatehouse_types::AuthnContext {
             acr: assertion.authn_context_class().map(str::to_owned),
             amr: assertion
@@ -423,6 +468,19 @@ impl Gatehouse {
         )
         .map_err(|e| fail(tenant, e.reason_code(), e.to_string()))?;
         let subject = identity.subject.clone();
+        if let Some(f) = &flow {
+            if let Err((code, error, description)) =
+                check_authn_requirements(f, &identity.authn, call.now, self.config.clock_skew)
+            {
+                return Err(AcsFailure {
+                    tenant_id: Some(tenant_id.clone()),
+                    reason_code: code,
+                    subject: Some(subject),
+                    detail: String::new(),
+                    app_error: to_app(error, description),
+                });
+            }
+        }
 
         let (client_id, redirect_uri, state, nonce, challenge, scope) = match &flow {
             Some(f) => (
@@ -463,6 +521,7 @@ impl Gatehouse {
                 reason_code: "replay",
                 subject: Some(subject.clone()),
                 detail: String::new(),
+                app_error: None,
             });
         }
         let outcome: Result<(), AcsFailure> = self.store.transaction(|conn| {
@@ -490,6 +549,7 @@ impl Gatehouse {
                     reason_code: code,
                     subject: Some(subject.clone()),
                     detail: String::new(),
+                    app_error: None,
                 },
                 LoginStep::Error(e) => storage_fail(e),
             })
@@ -544,8 +604,8 @@ impl Gatehouse {
             .map_err(|e| LoginStep::Error(e.into()))?,
         };
         let groups = json_list(&identity.groups);
-        let attributes =
-            serde_json::to_string(&identity.attributes).map_err(|e| LoginStep::Error(GatehouseError::internal(e)))?;
+        let attributes = serde_json::to_string(&identity.attributes)
+            .map_err(|e| LoginStep::Error(GatehouseError::internal(e)))?;
         let user = match existing {
             Some(mut user) => {
                 if !user.active {
@@ -661,6 +721,38 @@ impl Gatehouse {
     }
 }
 
+/// Whether the IdP's authentication meets what the app asked for in this flow (`max_age`,
+/// `acr_values`). Fails closed: a requirement the assertion cannot be shown to meet (no
+/// AuthnInstant, no AuthnContextClassRef) is unmet. `Err` is (audit reason, OIDC error, text).
+fn check_authn_requirements(
+    flow: &models::LoginFlow,
+    authn: &gatehouse_types::AuthnContext,
+    now: chrono::DateTime<chrono::Utc>,
+    skew: chrono::Duration,
+) -> std::result::Result<(), (&'static str, &'static str, &'static str)> {
+    if let Some(max_age) = flow.max_age {
+        let fresh = authn.auth_time.is_some_and(|t| {
+            t + chrono::Duration::seconds(max_age.min(10 * 365 * 86_400)) + skew >= now
+        });
+        if !fresh {
+            return Err((
+                "max_age_exceeded",
+                "login_required",
+                "the identity provider did not authenticate the user recently enough",
+            ));
+        }
+    }
+    let wanted = parse_json_list(&flow.acr_values);
+    if !wanted.is_empty() && !authn.acr.as_ref().is_some_and(|a| wanted.contains(a)) {
+        return Err((
+            "acr_not_satisfied",
+            "access_denied",
+            "the identity provider did not perform the requested authentication",
+        ));
+    }
+    Ok(())
+}
+
 struct LoginIds<'a> {
     session_id: &'a str,
     new_user_id: &'a str,
@@ -692,6 +784,17 @@ struct AcsFailure {
     reason_code: &'static str,
     subject: Option<String>,
     detail: String,
+    /// When the failure is an answer the app asked for (silent re-validation found no IdP
+    /// session; a step-up the IdP did not satisfy), the OIDC error to redirect back with.
+    app_error: Option<Box<AppError>>,
+}
+
+/// An OIDC error for the app's (already validated) redirect URI.
+struct AppError {
+    error: &'static str,
+    description: &'static str,
+    redirect_uri: String,
+    state: Option<String>,
 }
 
 impl From<storage::StorageError> for AcsFailure {
@@ -700,6 +803,7 @@ impl From<storage::StorageError> for AcsFailure {
             tenant_id: None,
             reason_code: "storage",
             subject: None,
+            app_error: None,
             detail: e.to_string(),
         }
     }

@@ -95,6 +95,9 @@ pub(crate) fn user_grants(conn: &mut storage::Conn, user_id: &str) -> Result<Vec
     }
 }
 
+/// Attribute name → values, as role rules see them.
+type Attributes = BTreeMap<String, Vec<String>>;
+
 /// SCIM enterprise-extension attributes role rules can use, by their plain names.
 const ENTERPRISE_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 const SCIM_RULE_ATTRIBUTES: &[&str] = &["title", "userType"];
@@ -107,7 +110,7 @@ const SCIM_RULE_ATTRIBUTES: &[&str] = &["title", "userType"];
 pub(crate) fn mapping_subject(
     conn: &mut storage::Conn,
     user: &models::User,
-) -> Result<(Vec<String>, BTreeMap<String, Vec<String>>)> {
+) -> Result<(Vec<String>, Attributes)> {
     let mut groups: Vec<String> = serde_json::from_str(&user.groups).unwrap_or_default();
     groups.extend(
         storage::scim::groups_of_user(conn, &user.id)?
@@ -116,8 +119,7 @@ pub(crate) fn mapping_subject(
     );
     groups.sort();
     groups.dedup();
-    let mut attributes: BTreeMap<String, Vec<String>> =
-        serde_json::from_str(&user.attributes).unwrap_or_default();
+    let mut attributes: Attributes = serde_json::from_str(&user.attributes).unwrap_or_default();
     if let Some(resource) = user
         .scim_resource
         .as_deref()
@@ -159,7 +161,8 @@ fn tenant_user(
     tenant: &str,
     user_id: &str,
 ) -> Result<(models::User, bool)> {
-    let t = queries::find_tenant(conn, tenant)?.ok_or(GatehouseError::NotFound { what: "tenant" })?;
+    let t =
+        queries::find_tenant(conn, tenant)?.ok_or(GatehouseError::NotFound { what: "tenant" })?;
     let user = queries::find_user(conn, user_id)?
         .filter(|u| u.tenant_id == t.id)
         .ok_or(GatehouseError::NotFound { what: "user" })?;
@@ -178,7 +181,9 @@ fn validate_hand_grants(conn: &mut storage::Conn, tenant_id: &str, grants: &[Gra
             dimensions: grants
                 .iter()
                 .flat_map(|g| g.scopes.keys())
-                .fold(role_mapper::DimensionSet::default(), |d, k| d.with(k.clone())),
+                .fold(role_mapper::DimensionSet::default(), |d, k| {
+                    d.with(k.clone())
+                }),
             rules: Vec::new(),
             unmatched_policy: role_mapper::UnmatchedPolicy::AllowWithoutRoles,
         },

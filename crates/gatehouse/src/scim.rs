@@ -1227,7 +1227,13 @@ impl Gatehouse {
                 "directory_id": client.directory_id,
                 "user_ids": [row.id],
             });
-            self.emit(conn, call, &client.tenant_id, "group.membership_removed", data)?;
+            self.emit(
+                conn,
+                call,
+                &client.tenant_id,
+                "group.membership_removed",
+                data,
+            )?;
         }
         if was_active {
             self.deactivate(conn, call, client, &row.id)?;
@@ -1750,7 +1756,13 @@ impl Gatehouse {
                         "directory_id": row.directory_id,
                         "user_ids": members,
                     });
-                    self.emit(conn, call, &client.tenant_id, "group.membership_removed", data)?;
+                    self.emit(
+                        conn,
+                        call,
+                        &client.tenant_id,
+                        "group.membership_removed",
+                        data,
+                    )?;
                 }
                 self.remap_users(conn, call, &client.tenant_id, &members)?;
                 self.audit_scim(

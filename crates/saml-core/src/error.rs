@@ -54,6 +54,12 @@ pub enum SamlError {
         /// The StatusCode value (and the second-level code, if any).
         status: String,
     },
+    /// The IdP answered a passive request (`IsPassive="true"`, OIDC `prompt=none`) with the
+    /// second-level status `NoPassive`: it has no session and would have had to prompt. Only
+    /// returned for a refusal that is attributable to our request (see
+    /// [`crate::response::validate_response`]).
+    #[error("IdP could not authenticate passively (NoPassive)")]
+    NoPassive,
     /// Issuer differs from the configured IdP entity ID.
     #[error("wrong issuer")]
     WrongIssuer,
@@ -101,6 +107,7 @@ impl SamlError {
             SamlError::BadSignature { .. } => "bad_signature",
             SamlError::AlgorithmNotAllowed { .. } => "algorithm_not_allowed",
             SamlError::Status { .. } => "idp_status",
+            SamlError::NoPassive => "no_passive",
             SamlError::WrongIssuer => "wrong_issuer",
             SamlError::WrongAudience => "wrong_audience",
             SamlError::WrongRecipient => "wrong_recipient",

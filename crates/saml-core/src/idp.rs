@@ -73,6 +73,8 @@ pub struct ResponseParams {
     pub sign_response: bool,
     /// Encrypt the (signed) assertion.
     pub encrypt: Option<EncryptFor>,
+    /// When the user authenticated at the IdP (`AuthnInstant`); `None` means `now`.
+    pub authn_instant: Option<DateTime<Utc>>,
 }
 
 impl ResponseParams {
@@ -92,6 +94,7 @@ impl ResponseParams {
             sign_assertion: true,
             sign_response: false,
             encrypt: None,
+            authn_instant: None,
         }
     }
 }
@@ -205,6 +208,7 @@ impl TestIdentityProvider {
         let not_before = ts(now - chrono::Duration::seconds(30));
         let not_after = ts(now + params.lifetime);
         let session_end = ts(now + chrono::Duration::hours(8));
+        let authn_instant = ts(params.authn_instant.unwrap_or(now));
         let issuer = escape(&self.entity_id);
         let acs = escape(&params.acs_url);
         let irt = params
@@ -242,7 +246,7 @@ impl TestIdentityProvider {
         <saml:Audience>{audience}</saml:Audience>
       </saml:AudienceRestriction>
     </saml:Conditions>
-    <saml:AuthnStatement AuthnInstant="{issue}" SessionIndex="{session_index}" SessionNotOnOrAfter="{session_end}">
+    <saml:AuthnStatement AuthnInstant="{authn_instant}" SessionIndex="{session_index}" SessionNotOnOrAfter="{session_end}">
       <saml:AuthnContext>
         <saml:AuthnContextClassRef>{class}</saml:AuthnContextClassRef>
       </saml:AuthnContext>
@@ -290,6 +294,60 @@ impl TestIdentityProvider {
                 &self.signing_key,
                 Some(&self.certificate),
                 &limits,
+            )?
+        } else {
+            response
+        };
+        Ok(format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{response}\n"
+        ))
+    }
+}
+
+impl TestIdentityProvider {
+    /// A Response without an assertion carrying a failed status: `top` (e.g.
+    /// `urn:oasis:names:tc:SAML:2.0:status:Responder`) with the optional second-level `sub`
+    /// (e.g. [`crate::response::STATUS_NO_PASSIVE`]). Signed when `params.sign_response`.
+    pub fn status_response(
+        &self,
+        params: &ResponseParams,
+        top: &str,
+        sub: Option<&str>,
+        now: DateTime<Utc>,
+        entropy: &mut dyn Entropy,
+    ) -> Result<String, SamlError> {
+        let response_id = format!("_{}", random_token(entropy, 16));
+        let irt = params
+            .in_response_to
+            .as_deref()
+            .map(|i| format!(" InResponseTo=\"{}\"", escape(i)))
+            .unwrap_or_default();
+        let code = match sub {
+            Some(sub) => format!(
+                "<samlp:StatusCode Value=\"{}\"><samlp:StatusCode Value=\"{}\"/></samlp:StatusCode>",
+                escape(top),
+                escape(sub)
+            ),
+            None => format!("<samlp:StatusCode Value=\"{}\"/>", escape(top)),
+        };
+        let response = format!(
+            r#"<samlp:Response xmlns:samlp="{SAMLP_NS}" xmlns:saml="{SAML_NS}" ID="{response_id}" Version="2.0" IssueInstant="{issue}" Destination="{acs}"{irt}>
+  <saml:Issuer>{issuer}</saml:Issuer>
+  <samlp:Status>
+    {code}
+  </samlp:Status>
+</samlp:Response>"#,
+            issue = ts(now),
+            acs = escape(&params.acs_url),
+            issuer = escape(&self.entity_id),
+        );
+        let response = if params.sign_response {
+            sign_enveloped(
+                &response,
+                &response_id,
+                &self.signing_key,
+                Some(&self.certificate),
+                &Limits::default(),
             )?
         } else {
             response

@@ -178,7 +178,7 @@ pub fn validate_response_xml(
     }
     // A failed status only ever produces an error, so reading it before the signature is safe,
     // and IdP error responses are frequently unsigned.
-    check_status(&doc)?;
+    check_status(req, &doc)?;
 
     let mut assertions = 0usize;
     doc.walk(&mut |e| {
@@ -268,18 +268,48 @@ fn decrypt_and_verify(req: &ValidationRequest<'_>, enc: &Element) -> Result<Elem
     xml::parse(&bytes, &req.limits)
 }
 
-fn check_status(response: &Element) -> Result<(), SamlError> {
+/// Status NoPassive, as a top-level or (usually, under `Responder`) second-level code.
+pub const STATUS_NO_PASSIVE: &str = "urn:oasis:names:tc:SAML:2.0:status:NoPassive";
+
+fn check_status(req: &ValidationRequest<'_>, response: &Element) -> Result<(), SamlError> {
     let status = response.only_child(SAMLP_NS, "Status")?;
     let code = status.only_child(SAMLP_NS, "StatusCode")?;
     let value = code.attr("Value").unwrap_or("");
     if value == STATUS_SUCCESS {
         return Ok(());
     }
-    let mut status = value.chars().take(200).collect::<String>();
-    if let Some(sub) = code
+    let sub = code
         .child(SAMLP_NS, "StatusCode")
-        .and_then(|s| s.attr("Value"))
-    {
+        .and_then(|s| s.attr("Value"));
+    if value == STATUS_NO_PASSIVE || sub == Some(STATUS_NO_PASSIVE) {
+        // NoPassive changes what the app is told (`login_required` instead of an error page),
+        // so it must be an answer to *our* request from *our* IdP: a signature, when present,
+        // must verify; Issuer and Destination, when present, must match; InResponseTo must name
+        // the request bound to this browser's flow. Anything less stays a generic refusal.
+        let attributable = (|| -> Result<(), SamlError> {
+            if dsig::signature_of(response)?.is_some() {
+                dsig::verify_enveloped(response, response, req.trusted_keys, req.algorithms)?;
+            }
+            if let Some(issuer) = response.child(SAML_NS, "Issuer") {
+                if issuer.text().trim() != req.expected_issuer {
+                    return Err(SamlError::WrongIssuer);
+                }
+            }
+            if response
+                .attr("Destination")
+                .is_some_and(|d| d != req.acs_url)
+            {
+                return Err(SamlError::WrongRecipient);
+            }
+            match (req.in_response_to, response.attr("InResponseTo")) {
+                (ExpectedRequest::Solicited(id), Some(v)) if v == id => Ok(()),
+                _ => Err(SamlError::InResponseToMismatch),
+            }
+        })();
+        return Err(attributable.map_or_else(|e| e, |()| SamlError::NoPassive));
+    }
+    let mut status = value.chars().take(200).collect::<String>();
+    if let Some(sub) = sub {
         status.push(' ');
         status.extend(sub.chars().take(200));
     }

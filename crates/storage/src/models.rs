@@ -154,6 +154,12 @@ pub struct LoginFlow {
     pub created_at: i64,
     pub expires_at: i64,
     pub consumed: bool,
+    /// The app asked for a silent re-validation (`prompt=none`): never show a prompt.
+    pub prompt_none: bool,
+    /// The app's `max_age` (seconds): the IdP's AuthnInstant must be at least this fresh.
+    pub max_age: Option<i64>,
+    /// JSON array of the app's `acr_values`: the asserted AuthnContextClassRef must be one of them.
+    pub acr_values: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]

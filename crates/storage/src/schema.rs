@@ -131,6 +131,9 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> BigInt,
         consumed -> Bool,
+        prompt_none -> Bool,
+        max_age -> Nullable<BigInt>,
+        acr_values -> Text,
     }
 }
 

@@ -696,7 +696,9 @@ fn scim_group_and_attribute_changes_remap_roles_and_the_next_token_carries_them_
             )
             .unwrap();
         let group = group.body.unwrap()["id"].as_str().unwrap().to_owned();
-        let refreshed = w.gh.refresh(&op(), &secret(&w), &tokens.refresh_token).unwrap();
+        let refreshed =
+            w.gh.refresh(&op(), &secret(&w), &tokens.refresh_token)
+                .unwrap();
         assert_eq!(roles_of(&refreshed), json!(["admin"]), "{engine:?}");
         // Introspection and userinfo say the same at once.
         let info = w.gh.userinfo(&op(), &refreshed.access_token).unwrap();
@@ -716,9 +718,15 @@ fn scim_group_and_attribute_changes_remap_roles_and_the_next_token_carries_them_
             )
             .unwrap();
         assert_eq!(r.status, 200);
-        let refreshed = w.gh.refresh(&op(), &secret(&w), &refreshed.refresh_token).unwrap();
+        let refreshed =
+            w.gh.refresh(&op(), &secret(&w), &refreshed.refresh_token)
+                .unwrap();
         let c = claims(&refreshed.id_token);
-        assert_eq!(c["roles"], json!(["admin", "sales_representative"]), "{engine:?}");
+        assert_eq!(
+            c["roles"],
+            json!(["admin", "sales_representative"]),
+            "{engine:?}"
+        );
         assert_eq!(
             c["grants"][1],
             json!({"role": "sales_representative", "scopes": {"market": "India"}})
@@ -726,17 +734,22 @@ fn scim_group_and_attribute_changes_remap_roles_and_the_next_token_carries_them_
 
         // Removal takes the role away, again without a login.
         group_patch(&w, &s, &group, "remove", &bob);
-        let refreshed = w.gh.refresh(&op(), &secret(&w), &refreshed.refresh_token).unwrap();
-        assert_eq!(roles_of(&refreshed), json!(["sales_representative"]), "{engine:?}");
+        let refreshed =
+            w.gh.refresh(&op(), &secret(&w), &refreshed.refresh_token)
+                .unwrap();
+        assert_eq!(
+            roles_of(&refreshed),
+            json!(["sales_representative"]),
+            "{engine:?}"
+        );
 
         // Each change is an audit record with before/after and an app event.
-        let changes: Vec<_> = w
-            .gh
-            .user_history("acme", &bob)
-            .unwrap()
-            .into_iter()
-            .filter(|r| r.event.event_type() == "user.roles_changed")
-            .collect();
+        let changes: Vec<_> =
+            w.gh.user_history("acme", &bob)
+                .unwrap()
+                .into_iter()
+                .filter(|r| r.event.event_type() == "user.roles_changed")
+                .collect();
         assert_eq!(changes.len(), 3, "{engine:?}");
         let events = w.gh.events_since("acme", 0, 1000).unwrap();
         let role_events: Vec<&Value> = events
@@ -776,7 +789,9 @@ fn a_deny_policy_tenant_loses_roles_when_scim_leaves_nothing_matching() {
             )
             .unwrap();
         assert_eq!(r.status, 200);
-        let refreshed = w.gh.refresh(&op(), &secret(&w), &tokens.refresh_token).unwrap();
+        let refreshed =
+            w.gh.refresh(&op(), &secret(&w), &tokens.refresh_token)
+                .unwrap();
         assert_eq!(roles_of(&refreshed), json!([]), "{engine:?}");
         assert_eq!(
             w.gh.user_roles("acme", &carol).unwrap().grants,
@@ -795,9 +810,13 @@ fn roles_from_the_idp_cannot_be_edited_by_hand_but_hand_granted_roles_can() {
         assert_eq!(w.gh.user_roles("acme", &dave).unwrap().managed_by, "admin");
         let mut grant = Grant::new("billing_admin");
         grant.scopes.insert("account".into(), "acct-42".into());
-        let set = w.gh.set_user_roles(&op(), "acme", &dave, vec![grant.clone()]).unwrap();
+        let set =
+            w.gh.set_user_roles(&op(), "acme", &dave, vec![grant.clone()])
+                .unwrap();
         assert_eq!(set.grants, vec![grant.clone()]);
-        let refreshed = w.gh.refresh(&op(), &secret(&w), &tokens.refresh_token).unwrap();
+        let refreshed =
+            w.gh.refresh(&op(), &secret(&w), &tokens.refresh_token)
+                .unwrap();
         assert_eq!(roles_of(&refreshed), json!(["billing_admin"]), "{engine:?}");
         // Later logins keep them (no rules, nothing to map).
         let (again, _) = login(&w, "dave@acme.test");
@@ -825,10 +844,14 @@ fn roles_from_the_idp_cannot_be_edited_by_hand_but_hand_granted_roles_can() {
             w.gh.user_roles("acme", &dave).unwrap().managed_by,
             "identity_provider"
         );
-        let refused = w.gh.set_user_roles(&op(), "acme", &dave, vec![Grant::new("admin")]);
+        let refused =
+            w.gh.set_user_roles(&op(), "acme", &dave, vec![Grant::new("admin")]);
         match refused {
             Err(GatehouseError::ManagedElsewhere { reason }) => {
-                assert!(reason.contains("managed by the identity provider"), "{reason}")
+                assert!(
+                    reason.contains("managed by the identity provider"),
+                    "{reason}"
+                )
             }
             other => panic!("{engine:?}: {other:?}"),
         }
@@ -895,7 +918,10 @@ fn group_lifecycle_and_hard_delete_are_events_to_the_app() {
             ],
             "{engine:?}"
         );
-        let renamed = events.iter().find(|e| e.event_type == "group.updated").unwrap();
+        let renamed = events
+            .iter()
+            .find(|e| e.event_type == "group.updated")
+            .unwrap();
         assert_eq!(renamed.data["display_name"], "Operations");
         let deleted: Vec<&Value> = events
             .iter()

@@ -985,3 +985,193 @@ fn refresh_stops_when_the_session_expires() {
         ));
     });
 }
+
+// ---------- silent re-validation (prompt=none) and step-up (max_age, acr_values) ----------
+
+fn authn_request_xml(redirect: &str) -> String {
+    let decoded = decode_redirect(
+        redirect.split_once('?').unwrap().1,
+        &RedirectLimits::DEFAULT,
+    )
+    .unwrap();
+    String::from_utf8(decoded.xml).unwrap()
+}
+
+fn app_error(result: Result<LoginCompleted>) -> (String, String) {
+    match result {
+        Err(GatehouseError::OAuthRedirect {
+            redirect_uri,
+            error,
+            state,
+            ..
+        }) => {
+            assert_eq!(redirect_uri, REDIRECT);
+            (error.to_owned(), state.unwrap_or_default())
+        }
+        other => panic!("expected an error redirect to the app, got {other:?}"),
+    }
+}
+
+fn last_failure_reason(w: &World) -> String {
+    let records =
+        w.gh.audit_events(&AuditEventFilter {
+            tenant: "acme".into(),
+            event_type: Some("login.failed".into()),
+            limit: Some(1000),
+            ..Default::default()
+        })
+        .unwrap();
+    let last = records.last().unwrap();
+    serde_json::to_value(&last.event).unwrap()["reason_code"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn prompt_none_is_passive_upstream_and_no_idp_session_means_login_required() {
+    each(|w| {
+        // The IdP still has a session: a normal code, without any prompt.
+        let url = authorize(w, &[("prompt", "none")]);
+        assert!(authn_request_xml(&url).contains("IsPassive=\"true\""));
+        assert!(!authn_request_xml(&url).contains("ForceAuthn=\"true\""));
+        let (resp, relay) = idp_answer(w, &url, "alice@acme.test", |_| {});
+        let done =
+            w.gh.acs(&browser(t0()), &w.connection.id, &resp, relay.as_deref())
+                .unwrap();
+        code_of(&done.redirect_to);
+
+        // Its session is gone: it answers NoPassive, and the app gets login_required + state.
+        let url = authorize(w, &[("prompt", "none")]);
+        let query = url.split_once('?').unwrap().1;
+        let decoded = decode_redirect(query, &RedirectLimits::DEFAULT).unwrap();
+        let root = saml_core::xml::parse(&decoded.xml, &Default::default()).unwrap();
+        let mut params =
+            ResponseParams::new(&w.connection.acs_url, &w.connection.sp_entity_id, "x");
+        params.in_response_to = Some(root.attr("ID").unwrap().to_owned());
+        let xml = w
+            .idp
+            .status_response(
+                &params,
+                "urn:oasis:names:tc:SAML:2.0:status:Responder",
+                Some(saml_core::response::STATUS_NO_PASSIVE),
+                t0(),
+                &mut FixedEntropy::new(next_seed()),
+            )
+            .unwrap();
+        let result = w.gh.acs(
+            &browser(t0()),
+            &w.connection.id,
+            &B64.encode(xml),
+            decoded.relay_state.as_deref(),
+        );
+        assert_eq!(
+            app_error(result),
+            ("login_required".into(), "st4te".into()),
+            "{:?}",
+            w.engine
+        );
+        assert_eq!(last_failure_reason(w), "no_passive");
+
+        // Without a way to pick the IdP, asking for an e-mail address would be a prompt.
+        let p = pairs(&[
+            ("response_type", "code"),
+            ("client_id", "app"),
+            ("redirect_uri", REDIRECT),
+            ("scope", "openid"),
+            ("state", "s2"),
+            ("prompt", "none"),
+        ]);
+        match w.gh.authorize_pairs(&browser(t0()), &p) {
+            Err(GatehouseError::OAuthRedirect { error, state, .. }) => {
+                assert_eq!((error, state.as_deref()), ("login_required", Some("s2")));
+            }
+            other => panic!("{other:?}"),
+        }
+    });
+}
+
+#[test]
+fn max_age_forces_a_fresh_authentication_and_a_stale_one_is_refused() {
+    each(|w| {
+        let url = authorize(w, &[("max_age", "300")]);
+        assert!(authn_request_xml(&url).contains("ForceAuthn=\"true\""));
+        // The IdP ignored ForceAuthn: its AuthnInstant is an hour old.
+        let (resp, relay) = idp_answer(w, &url, "alice@acme.test", |p| {
+            p.authn_instant = Some(t0() - Duration::hours(1));
+        });
+        let result =
+            w.gh.acs(&browser(t0()), &w.connection.id, &resp, relay.as_deref());
+        assert_eq!(app_error(result).0, "login_required", "{:?}", w.engine);
+        assert_eq!(last_failure_reason(w), "max_age_exceeded");
+
+        // A fresh one (within max_age) passes; auth_time is in the ID token.
+        let url = authorize(w, &[("max_age", "300")]);
+        let instant = t0() - Duration::seconds(100);
+        let (resp, relay) = idp_answer(w, &url, "alice@acme.test", |p| {
+            p.authn_instant = Some(instant);
+        });
+        let done =
+            w.gh.acs(&browser(t0()), &w.connection.id, &resp, relay.as_deref())
+                .unwrap();
+        let tokens =
+            w.gh.exchange_code(
+                &browser(t0()),
+                &secret(w),
+                &code_of(&done.redirect_to),
+                REDIRECT,
+                None,
+            )
+            .unwrap();
+        let claims = jwt_claims(&tokens.id_token);
+        assert_eq!(claims["auth_time"], instant.timestamp());
+    });
+}
+
+#[test]
+fn acr_values_reach_the_idp_and_an_unmet_context_is_refused() {
+    const MFA: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract";
+    each(|w| {
+        let url = authorize(w, &[("acr_values", MFA)]);
+        let xml = authn_request_xml(&url);
+        assert!(xml.contains("RequestedAuthnContext"), "{xml}");
+        assert!(xml.contains(MFA), "{xml}");
+        // The IdP authenticated with a password only.
+        let (resp, relay) = idp_answer(w, &url, "alice@acme.test", |_| {});
+        let result =
+            w.gh.acs(&browser(t0()), &w.connection.id, &resp, relay.as_deref());
+        assert_eq!(app_error(result).0, "access_denied", "{:?}", w.engine);
+        assert_eq!(last_failure_reason(w), "acr_not_satisfied");
+
+        // With the requested context, the token says so: acr as asserted, amr derived from it.
+        let url = authorize(w, &[("acr_values", MFA)]);
+        let (resp, relay) = idp_answer(w, &url, "alice@acme.test", |p| {
+            p.authn_context_class = MFA.into();
+        });
+        let done =
+            w.gh.acs(&browser(t0()), &w.connection.id, &resp, relay.as_deref())
+                .unwrap();
+        let tokens =
+            w.gh.exchange_code(
+                &browser(t0()),
+                &secret(w),
+                &code_of(&done.redirect_to),
+                REDIRECT,
+                None,
+            )
+            .unwrap();
+        let claims = jwt_claims(&tokens.id_token);
+        assert_eq!(claims["acr"], MFA);
+        assert!(
+            claims["amr"].as_array().unwrap().iter().any(|m| m == "mfa"),
+            "{claims}"
+        );
+        assert_eq!(claims["auth_time"], t0().timestamp());
+    });
+}
+
+fn jwt_claims(jwt: &str) -> serde_json::Value {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let payload = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}

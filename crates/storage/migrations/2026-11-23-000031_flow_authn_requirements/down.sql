@@ -1,0 +1,3 @@
+ALTER TABLE login_flows DROP COLUMN acr_values;
+ALTER TABLE login_flows DROP COLUMN max_age;
+ALTER TABLE login_flows DROP COLUMN prompt_none;
