@@ -259,6 +259,11 @@ impl TrustedKeys {
         Self::from_public_keys(keys)
     }
 
+    /// The trusted keys (for the HTTP-Redirect binding's query-string signature).
+    pub fn public_keys(&self) -> &[PKey<Public>] {
+        &self.keys
+    }
+
     /// How many keys are trusted.
     pub fn len(&self) -> usize {
         self.keys.len()

@@ -358,6 +358,34 @@ impl TestIdentityProvider {
     }
 }
 
+impl TestIdentityProvider {
+    /// A protocol message (e.g. a [`crate::logout::LogoutRequest`]) whose root `ID` is `id`,
+    /// enveloped-signed and base64-encoded for the HTTP-POST binding.
+    pub fn sign_for_post(&self, xml: &str, id: &str) -> Result<String, SamlError> {
+        use base64::Engine as _;
+        let signed = sign_enveloped(
+            xml,
+            id,
+            &self.signing_key,
+            Some(&self.certificate),
+            &Limits::default(),
+        )?;
+        Ok(base64::engine::general_purpose::STANDARD.encode(signed))
+    }
+
+    /// A protocol message as an HTTP-Redirect URL to `url` with a signed query string.
+    pub fn sign_for_redirect(
+        &self,
+        kind: crate::authn_request::MessageKind,
+        url: &str,
+        xml: &str,
+        relay_state: Option<&str>,
+    ) -> Result<String, SamlError> {
+        let signer = crate::authn_request::RedirectSigner::new(self.signing_key.clone())?;
+        crate::authn_request::redirect_url_for(kind, url, xml, relay_state, Some(&signer))
+    }
+}
+
 /// A fresh RSA-2048 key and a self-signed X.509 v3 certificate for `common_name`, valid from a
 /// day before `now` for `validity_days`. Key generation uses OpenSSL's own CSPRNG; `serial`
 /// comes from the caller's entropy.

@@ -76,6 +76,7 @@ pub mod dsig;
 pub mod encryption;
 mod error;
 pub mod idp;
+pub mod logout;
 pub mod metadata;
 pub mod response;
 pub mod xml;

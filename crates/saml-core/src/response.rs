@@ -76,6 +76,8 @@ pub struct VerifiedAssertion {
     issuer: String,
     name_id: String,
     name_id_format: Option<String>,
+    name_qualifier: Option<String>,
+    sp_name_qualifier: Option<String>,
     session_index: Option<String>,
     authn_instant: Option<DateTime<Utc>>,
     authn_context_class: Option<String>,
@@ -101,6 +103,14 @@ impl VerifiedAssertion {
     /// The `NameID` `Format`, if given.
     pub fn name_id_format(&self) -> Option<&str> {
         self.name_id_format.as_deref()
+    }
+    /// The `NameID` `NameQualifier`, if given (a LogoutRequest must repeat it).
+    pub fn name_qualifier(&self) -> Option<&str> {
+        self.name_qualifier.as_deref()
+    }
+    /// The `NameID` `SPNameQualifier`, if given (a LogoutRequest must repeat it).
+    pub fn sp_name_qualifier(&self) -> Option<&str> {
+        self.sp_name_qualifier.as_deref()
     }
     /// The IdP session index (for single logout), if given.
     pub fn session_index(&self) -> Option<&str> {
@@ -486,6 +496,8 @@ fn check_assertion(
         issuer: issuer.trim().to_owned(),
         name_id: name_id.trim().to_owned(),
         name_id_format: name_id_el.attr("Format").map(str::to_owned),
+        name_qualifier: name_id_el.attr("NameQualifier").map(str::to_owned),
+        sp_name_qualifier: name_id_el.attr("SPNameQualifier").map(str::to_owned),
         session_index: authn.attr("SessionIndex").map(str::to_owned),
         authn_instant,
         authn_context_class,
