@@ -398,6 +398,12 @@ pub enum SamlCmd {
         /// How AuthnRequests reach the IdP.
         #[arg(long, value_name = "BINDING")]
         sso_binding: Option<Binding>,
+        /// The IdP's SingleLogoutService URL (for IdPs configured by hand; "" clears).
+        #[arg(long, value_name = "URL")]
+        slo_url: Option<String>,
+        /// How logout messages reach the IdP.
+        #[arg(long, value_enum, value_name = "BINDING")]
+        slo_binding: Option<Binding>,
         /// Just-in-time provisioning of unknown users at first login.
         #[arg(long, value_name = "BOOL", action = ArgAction::Set)]
         jit: Option<bool>,
@@ -451,6 +457,9 @@ pub enum ClientCmd {
         /// OIDC back-channel logout URI.
         #[arg(long, value_name = "URI")]
         backchannel_logout_uri: Option<String>,
+        /// Where `/oauth/logout` may send the browser after logout (repeatable, exact match).
+        #[arg(long = "post-logout-redirect-uri", value_name = "URI", action = ArgAction::Append)]
+        post_logout_redirect_uris: Vec<String>,
     },
     /// List every app.
     List,

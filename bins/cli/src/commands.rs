@@ -490,6 +490,8 @@ fn saml(gh: &Gatehouse, call: &Call, json: bool, cmd: SamlCmd) -> anyhow::Result
             default_redirect_uri,
             sign_requests,
             sso_binding,
+            slo_url,
+            slo_binding,
             jit,
         } => {
             let update = SamlConnectionUpdate {
@@ -507,10 +509,9 @@ fn saml(gh: &Gatehouse, call: &Call, json: bool, cmd: SamlCmd) -> anyhow::Result
                 vendor,
                 attribute_mapping: None,
                 idp: idp_source(&idp)?,
-                sso_binding: sso_binding.map(|b| match b {
-                    Binding::Redirect => SsoBinding::Redirect,
-                    Binding::Post => SsoBinding::Post,
-                }),
+                sso_binding: sso_binding.map(binding),
+                slo_url,
+                slo_binding: slo_binding.map(binding),
             };
             let nothing = update.name.is_none()
                 && update.enabled.is_none()
@@ -520,7 +521,10 @@ fn saml(gh: &Gatehouse, call: &Call, json: bool, cmd: SamlCmd) -> anyhow::Result
                 && update.sign_requests.is_none()
                 && update.vendor.is_none()
                 && update.idp.is_none()
-                && update.sso_binding.is_none();
+                && update.sso_binding.is_none()
+                && update.jit_enabled.is_none()
+                && update.slo_url.is_none()
+                && update.slo_binding.is_none();
             if nothing {
                 return Err(
                     InputError("nothing to update: give at least one option".into()).into(),
@@ -592,6 +596,7 @@ fn client(gh: &Gatehouse, call: &Call, json: bool, cmd: ClientCmd) -> anyhow::Re
             redirect_uris,
             public,
             backchannel_logout_uri,
+            post_logout_redirect_uris,
         } => gh.register_client(
             call,
             NewClient {
@@ -599,6 +604,7 @@ fn client(gh: &Gatehouse, call: &Call, json: bool, cmd: ClientCmd) -> anyhow::Re
                 redirect_uris,
                 public,
                 backchannel_logout_uri,
+                post_logout_redirect_uris,
                 client_id: None,
                 client_secret: None,
             },
@@ -772,4 +778,11 @@ fn user_roles_text(v: &gatehouse::UserRolesView) -> String {
         });
     }
     lines.join("\n")
+}
+
+fn binding(b: Binding) -> SsoBinding {
+    match b {
+        Binding::Redirect => SsoBinding::Redirect,
+        Binding::Post => SsoBinding::Post,
+    }
 }

@@ -60,6 +60,7 @@ pub fn setup(
                 redirect_uris: vec![REDIRECT_URI.to_owned()],
                 public: false,
                 backchannel_logout_uri: None,
+                post_logout_redirect_uris: vec![],
                 client_id: None,
                 client_secret: None,
             },

@@ -4,6 +4,7 @@
 mod admin;
 mod demo;
 mod error;
+mod logout;
 mod oauth;
 mod saml;
 mod scim;
@@ -82,6 +83,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/openapi.json", web::get().to(openapi))
         .configure(oauth::routes)
         .configure(saml::routes)
+        .configure(logout::routes)
         .configure(admin::routes)
         .configure(scim::routes)
         .configure(demo::routes);

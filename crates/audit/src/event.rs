@@ -258,11 +258,19 @@ pub enum AuditEvent {
         /// Short description.
         summary: String,
     },
+    /// A single-logout message from an IdP was refused (bad signature, wrong issuer, replay, …).
+    #[serde(rename = "logout.failed")]
+    LogoutFailed {
+        /// Stable machine code (`bad_signature`, `replay`, `unknown_logout_flow`, …).
+        reason_code: String,
+        /// Connection whose SLO endpoint received it.
+        connection_id: String,
+    },
 }
 
 impl AuditEvent {
     /// Every event type tag, in declaration order.
-    pub const TYPES: [&'static str; 16] = [
+    pub const TYPES: [&'static str; 17] = [
         "login.succeeded",
         "login.failed",
         "session.created",
@@ -279,6 +287,7 @@ impl AuditEvent {
         "breakglass.issued",
         "breakglass.used",
         "admin.action",
+        "logout.failed",
     ];
 
     /// The `type` tag this event serializes with (also the storage index column).
@@ -286,6 +295,7 @@ impl AuditEvent {
         match self {
             AuditEvent::LoginSucceeded { .. } => "login.succeeded",
             AuditEvent::LoginFailed { .. } => "login.failed",
+            AuditEvent::LogoutFailed { .. } => "logout.failed",
             AuditEvent::SessionCreated { .. } => "session.created",
             AuditEvent::SessionRefreshed { .. } => "session.refreshed",
             AuditEvent::SessionTerminated { .. } => "session.terminated",

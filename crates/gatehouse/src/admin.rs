@@ -65,6 +65,9 @@ pub struct NewClient {
     /// OIDC back-channel logout URI.
     #[serde(default)]
     pub backchannel_logout_uri: Option<String>,
+    /// Where `/oauth/logout` may send the browser afterwards (exact match; RP-Initiated Logout).
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
     /// Fixed client id (otherwise generated).
     #[serde(default)]
     pub client_id: Option<String>,
@@ -86,6 +89,8 @@ pub struct ClientView {
     pub redirect_uris: Vec<String>,
     /// Back-channel logout URI.
     pub backchannel_logout_uri: Option<String>,
+    /// Exact post-logout redirect URIs.
+    pub post_logout_redirect_uris: Vec<String>,
 }
 
 /// A client id and the secret, shown exactly once.
@@ -312,6 +317,9 @@ impl Gatehouse {
         for uri in &input.redirect_uris {
             validate_redirect_uri(uri)?;
         }
+        for uri in &input.post_logout_redirect_uris {
+            validate_redirect_uri(uri)?;
+        }
         if let Some(uri) = &input.backchannel_logout_uri {
             url::Url::parse(uri).map_err(|_| {
                 GatehouseError::invalid("backchannel_logout_uri", "not an absolute URL")
@@ -340,6 +348,7 @@ impl Gatehouse {
             redirect_uris: json_list(&input.redirect_uris),
             backchannel_logout_uri: input.backchannel_logout_uri.clone(),
             created_at: call.now.timestamp(),
+            post_logout_redirect_uris: json_list(&input.post_logout_redirect_uris),
         };
         self.store.transaction(|conn| {
             queries::insert_client(conn, &row).map_err(conflict(format!("client {}", row.id)))?;
@@ -509,5 +518,6 @@ pub(crate) fn view_client(row: &models::OidcClient) -> ClientView {
         public: row.secret_hash.is_none(),
         redirect_uris: parse_json_list(&row.redirect_uris),
         backchannel_logout_uri: row.backchannel_logout_uri.clone(),
+        post_logout_redirect_uris: parse_json_list(&row.post_logout_redirect_uris),
     }
 }

@@ -106,6 +106,13 @@ pub struct SamlConnectionUpdate {
     /// Just-in-time provisioning on or off.
     #[serde(default)]
     pub jit_enabled: Option<bool>,
+    /// The IdP's SingleLogoutService URL, for IdPs configured by hand (empty string clears;
+    /// metadata sets it automatically).
+    #[serde(default)]
+    pub slo_url: Option<String>,
+    /// How logout messages reach the IdP's SingleLogoutService.
+    #[serde(default)]
+    pub slo_binding: Option<SsoBinding>,
 }
 
 /// The SAML binding AuthnRequests are sent with.
@@ -200,6 +207,7 @@ struct ResolvedIdp {
     sso_url: String,
     sso_binding: SsoBinding,
     slo_url: Option<String>,
+    slo_binding: SsoBinding,
     certificates: Vec<IdpCertificate>,
     metadata_url: Option<String>,
 }
@@ -272,6 +280,7 @@ fn resolve_idp(source: &IdpSource) -> Result<ResolvedIdp> {
                 sso_url: sso_url.clone(),
                 sso_binding: SsoBinding::Redirect,
                 slo_url: None,
+                slo_binding: SsoBinding::Redirect,
                 certificates: vec![cert],
                 metadata_url: None,
             });
@@ -292,6 +301,11 @@ fn resolve_idp(source: &IdpSource) -> Result<ResolvedIdp> {
         entity_id: meta.entity_id,
         sso_url,
         sso_binding,
+        slo_binding: if meta.slo_redirect_url.is_some() {
+            SsoBinding::Redirect
+        } else {
+            SsoBinding::Post
+        },
         slo_url: meta.slo_redirect_url.or(meta.slo_post_url),
         certificates: meta.signing_certificates,
         metadata_url,
@@ -398,6 +412,7 @@ impl Gatehouse {
             updated_at: call.now.timestamp(),
             sso_binding: idp.sso_binding.as_str().to_owned(),
             jit_enabled: input.jit_enabled,
+            slo_binding: idp.slo_binding.as_str().to_owned(),
         };
         self.store.transaction(|conn| {
             let t = queries::find_tenant(conn, tenant)?
@@ -486,6 +501,17 @@ impl Gatehouse {
                 row.sso_binding = b.as_str().to_owned();
                 changed.push("sso_binding");
             }
+            if let Some(url) = &update.slo_url {
+                if !url.is_empty() && !url.starts_with("https://") && !url.starts_with("http://") {
+                    return Err(GatehouseError::invalid("slo_url", "must be an http(s) URL"));
+                }
+                row.slo_url = Some(url.clone()).filter(|u| !u.is_empty());
+                changed.push("slo_url");
+            }
+            if let Some(b) = update.slo_binding {
+                row.slo_binding = b.as_str().to_owned();
+                changed.push("slo_binding");
+            }
             if let Some(v) = update.sign_requests {
                 row.sign_requests = v;
                 changed.push("sign_requests");
@@ -507,6 +533,7 @@ impl Gatehouse {
                 row.idp_entity_id = idp.entity_id.clone();
                 row.sso_url = idp.sso_url.clone();
                 row.slo_url = idp.slo_url.clone();
+                row.slo_binding = idp.slo_binding.as_str().to_owned();
                 row.idp_certificates = certs_to_json(&idp.certificates);
                 row.sso_binding = idp.sso_binding.as_str().to_owned();
                 if idp.metadata_url.is_some() {

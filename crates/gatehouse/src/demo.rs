@@ -106,6 +106,7 @@ impl Gatehouse {
                     redirect_uris: vec![self.url("/demo/app/callback")],
                     public: false,
                     backchannel_logout_uri: None,
+                    post_logout_redirect_uris: vec![],
                     client_id: Some(DEMO_CLIENT_ID.into()),
                     client_secret: Some(DEMO_CLIENT_SECRET.into()),
                 },

@@ -45,12 +45,12 @@ pub struct LoginCompleted {
 
 /// A connection's keys and settings, parsed once and cached until the row changes.
 pub(crate) struct ConnectionRuntime {
-    row: models::SamlConnection,
-    trusted_keys: TrustedKeys,
+    pub(crate) row: models::SamlConnection,
+    pub(crate) trusted_keys: TrustedKeys,
     decryption_keys: Vec<PKey<Private>>,
-    request_signer: RedirectSigner,
-    request_signing_key: PKey<Private>,
-    request_signing_cert: openssl::x509::X509,
+    pub(crate) request_signer: RedirectSigner,
+    pub(crate) request_signing_key: PKey<Private>,
+    pub(crate) request_signing_cert: openssl::x509::X509,
     mapping: AttributeMapping,
 }
 
@@ -503,6 +503,13 @@ impl Gatehouse {
                 _ => return Err(fail(tenant, "idp_initiated_target_missing", String::new())),
             },
         };
+        let name_id_json = serde_json::to_string(&saml_core::logout::NameId {
+            value: assertion.name_id().to_owned(),
+            format: assertion.name_id_format().map(str::to_owned),
+            name_qualifier: assertion.name_qualifier().map(str::to_owned),
+            sp_name_qualifier: assertion.sp_name_qualifier().map(str::to_owned),
+        })
+        .map_err(|e| fail(tenant, "internal", e.to_string()))?;
         let code = format!("ghc_{}", self.random_hex(32));
         let session_id = format!("ses_{}", self.random_hex(16));
         let new_user_id = format!("usr_{}", self.random_hex(12));
@@ -541,6 +548,7 @@ impl Gatehouse {
                     nonce: nonce.as_deref(),
                     code_challenge: challenge.as_deref(),
                     scope: &scope,
+                    idp_name_id: (assertion.name_id(), &name_id_json),
                 },
             )
             .map_err(|e| match e {
@@ -686,6 +694,8 @@ impl Gatehouse {
                 expires_at,
                 revoked_at: None,
                 revoked_reason: None,
+                idp_name_id: Some(ids.idp_name_id.0.to_owned()),
+                idp_name_id_json: Some(ids.idp_name_id.1.to_owned()),
             },
         )
         .map_err(|e| LoginStep::Error(e.into()))?;
@@ -762,6 +772,8 @@ struct LoginIds<'a> {
     nonce: Option<&'a str>,
     code_challenge: Option<&'a str>,
     scope: &'a str,
+    /// The asserted NameID (single logout repeats it), as (value, JSON of the full NameID).
+    idp_name_id: (&'a str, &'a str),
 }
 
 /// Why the login transaction did not commit.

@@ -103,7 +103,7 @@ pub struct SigningKeyView {
 const MAX_TOKEN_LIFETIME_SECS: i64 = 86_400;
 
 impl Gatehouse {
-    fn parsed_key(&self, row: &models::SigningKey) -> Result<SigningKey> {
+    pub(crate) fn parsed_key(&self, row: &models::SigningKey) -> Result<SigningKey> {
         if let Ok(cache) = self.key_cache.keys.lock() {
             if let Some(k) = cache.get(&row.kid) {
                 return Ok(k.clone());

@@ -59,6 +59,8 @@ pub struct SamlConnection {
     pub sso_binding: String,
     /// Create unknown users at first login (just-in-time provisioning).
     pub jit_enabled: bool,
+    /// `redirect` or `post`: how logout messages reach the IdP's SingleLogoutService.
+    pub slo_binding: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -105,6 +107,8 @@ pub struct OidcClient {
     pub redirect_uris: String,
     pub backchannel_logout_uri: Option<String>,
     pub created_at: i64,
+    /// JSON array of exact post-logout redirect URIs.
+    pub post_logout_redirect_uris: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
@@ -179,6 +183,25 @@ pub struct Session {
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
     pub revoked_reason: Option<String>,
+    /// The NameID value the IdP asserted (IdP-initiated logout finds sessions by it).
+    pub idp_name_id: Option<String>,
+    /// The NameID with its Format and qualifiers, as JSON (our LogoutRequest repeats them).
+    pub idp_name_id_json: Option<String>,
+}
+
+/// An SP-initiated single logout waiting for the IdP's LogoutResponse.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = logout_flows)]
+pub struct LogoutFlow {
+    pub id: String,
+    pub connection_id: String,
+    /// Our LogoutRequest ID (the response's InResponseTo).
+    pub saml_request_id: String,
+    pub post_logout_redirect_uri: Option<String>,
+    pub state: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub consumed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]

@@ -288,6 +288,62 @@ pub fn consume_login_flow(conn: &mut Conn, id: &str) -> Result<bool> {
     Ok(n == 1)
 }
 
+// ---------- logout ----------
+
+/// Record an SP-initiated logout flow.
+pub fn insert_logout_flow(conn: &mut Conn, row: &LogoutFlow) -> Result<()> {
+    classify(
+        diesel::insert_into(logout_flows::table)
+            .values(row)
+            .execute(conn),
+    )
+    .map(drop)
+}
+
+/// The logout flow our LogoutRequest `request_id` belongs to.
+pub fn find_logout_flow_by_request(
+    conn: &mut Conn,
+    request_id: &str,
+) -> Result<Option<LogoutFlow>> {
+    classify(
+        logout_flows::table
+            .filter(logout_flows::saml_request_id.eq(request_id))
+            .select(LogoutFlow::as_select())
+            .first(conn)
+            .optional(),
+    )
+}
+
+/// Mark a logout flow consumed; `false` if it already was.
+pub fn consume_logout_flow(conn: &mut Conn, id: &str) -> Result<bool> {
+    let n = classify(
+        diesel::update(
+            logout_flows::table
+                .find(id)
+                .filter(logout_flows::consumed.eq(false)),
+        )
+        .set(logout_flows::consumed.eq(true))
+        .execute(conn),
+    )?;
+    Ok(n == 1)
+}
+
+/// Live (unrevoked) sessions of a connection's subject, by the NameID the IdP asserted.
+pub fn live_sessions_by_name_id(
+    conn: &mut Conn,
+    connection_id: &str,
+    name_id: &str,
+) -> Result<Vec<Session>> {
+    classify(
+        sessions::table
+            .filter(sessions::connection_id.eq(connection_id))
+            .filter(sessions::idp_name_id.eq(name_id))
+            .filter(sessions::revoked_at.is_null())
+            .select(Session::as_select())
+            .load(conn),
+    )
+}
+
 // ---------- sessions, codes, tokens ----------
 
 /// Open a session.

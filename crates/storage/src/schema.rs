@@ -48,6 +48,7 @@ diesel::table! {
         updated_at -> BigInt,
         sso_binding -> Text,
         jit_enabled -> Bool,
+        slo_binding -> Text,
     }
 }
 
@@ -90,6 +91,7 @@ diesel::table! {
         redirect_uris -> Text,
         backchannel_logout_uri -> Nullable<Text>,
         created_at -> BigInt,
+        post_logout_redirect_uris -> Text,
     }
 }
 
@@ -113,6 +115,19 @@ diesel::table! {
         scim_resource -> Nullable<Text>,
         version -> BigInt,
         attributes -> Text,
+    }
+}
+
+diesel::table! {
+    logout_flows (id) {
+        id -> Text,
+        connection_id -> Text,
+        saml_request_id -> Text,
+        post_logout_redirect_uri -> Nullable<Text>,
+        state -> Nullable<Text>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        consumed -> Bool,
     }
 }
 
@@ -152,6 +167,8 @@ diesel::table! {
         expires_at -> BigInt,
         revoked_at -> Nullable<BigInt>,
         revoked_reason -> Nullable<Text>,
+        idp_name_id -> Nullable<Text>,
+        idp_name_id_json -> Nullable<Text>,
     }
 }
 

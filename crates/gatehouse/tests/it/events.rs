@@ -172,6 +172,7 @@ fn world(engine: Engine, backchannel: bool) -> World {
                 redirect_uris: vec![REDIRECT.into()],
                 public: false,
                 backchannel_logout_uri: backchannel.then(|| rx.url("/backchannel")),
+                post_logout_redirect_uris: vec![],
                 client_id: Some("app".into()),
                 client_secret: None,
             },

@@ -11,6 +11,7 @@ use gatehouse::*;
 use gatehouse_types::FixedEntropy;
 use saml_core::authn_request::{decode_redirect, RedirectLimits};
 use saml_core::idp::{ResponseParams, TestIdentityProvider};
+use serde_json::{json, Value};
 use storage::testing::{TestDatabase, ENGINES};
 use storage::Engine;
 
@@ -73,6 +74,7 @@ fn world(engine: Engine) -> World {
                 redirect_uris: vec![REDIRECT.into()],
                 public: false,
                 backchannel_logout_uri: None,
+                post_logout_redirect_uris: vec![SIGNED_OUT.into()],
                 client_id: Some("app".into()),
                 client_secret: None,
             },
@@ -346,6 +348,7 @@ fn public_clients_must_use_pkce_and_the_verifier_must_match() {
                 redirect_uris: vec![REDIRECT.into()],
                 public: true,
                 backchannel_logout_uri: None,
+                post_logout_redirect_uris: vec![],
                 client_id: Some("spa".into()),
                 client_secret: None,
             },
@@ -930,6 +933,7 @@ fn refresh_tokens_rotate_and_a_reused_one_ends_the_session() {
                 redirect_uris: vec![REDIRECT.into()],
                 public: false,
                 backchannel_logout_uri: None,
+                post_logout_redirect_uris: vec![],
                 client_id: Some("other".into()),
                 client_secret: Some("other-secret".into()),
             },
@@ -1174,4 +1178,325 @@ fn jwt_claims(jwt: &str) -> serde_json::Value {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let payload = jwt.split('.').nth(1).unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+// ---------- logout: RP-initiated, SP-initiated SAML SLO, IdP-initiated SAML SLO ----------
+
+const SIGNED_OUT: &str = "https://app.example.com/signed-out";
+const IDP_SLO: &str = "https://idp.acme.test/slo";
+
+fn with_slo(w: &World, binding: SsoBinding) {
+    w.gh.update_saml_connection(
+        &op(t0()),
+        &w.connection.id,
+        SamlConnectionUpdate {
+            slo_url: Some(IDP_SLO.into()),
+            slo_binding: Some(binding),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+}
+
+fn slo_endpoint(w: &World) -> String {
+    w.connection.acs_url.replace("/acs", "/slo")
+}
+
+fn introspect_active(w: &World, tokens: &TokenResponse) -> bool {
+    w.gh.introspect(&op(t0()), &secret(w), &tokens.access_token)
+        .unwrap()["active"]
+        == true
+}
+
+fn session_of(w: &World, tokens: &TokenResponse) -> storage::models::Session {
+    let sid = jwt_claims(&tokens.id_token)["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    w.gh.store()
+        .transaction(|c| storage::queries::find_session(c, &sid))
+        .unwrap()
+        .unwrap()
+}
+
+#[test]
+fn rp_logout_ends_the_session_and_round_trips_saml_single_logout() {
+    each(|w| {
+        with_slo(w, SsoBinding::Redirect);
+        let tokens = login(w);
+        let session = session_of(w, &tokens);
+        assert!(introspect_active(w, &tokens));
+        let outcome =
+            w.gh.end_session(
+                &browser(t0()),
+                pairs(&[
+                    ("id_token_hint", tokens.id_token.as_str()),
+                    ("post_logout_redirect_uri", SIGNED_OUT),
+                    ("state", "bye1"),
+                ]),
+            )
+            .unwrap();
+        // Our side is over at once, whatever the IdP does next.
+        assert!(!introspect_active(w, &tokens), "{:?}", w.engine);
+        assert!(w
+            .gh
+            .refresh(&browser(t0()), &secret(w), &tokens.refresh_token)
+            .is_err());
+        // The browser carries our signed LogoutRequest to the IdP, naming the asserted subject.
+        let LogoutOutcome::Redirect(url) = outcome else {
+            panic!("{outcome:?}")
+        };
+        assert!(url.starts_with(IDP_SLO), "{url}");
+        let query = url.split_once('?').unwrap().1;
+        assert!(query.contains("&Signature="));
+        let decoded = decode_redirect(query, &RedirectLimits::DEFAULT).unwrap();
+        let xml = String::from_utf8(decoded.xml).unwrap();
+        assert!(xml.contains("LogoutRequest"), "{xml}");
+        assert!(xml.contains(">alice@acme.test</saml:NameID>"), "{xml}");
+        assert!(xml.contains(&format!(
+            "<samlp:SessionIndex>{}</samlp:SessionIndex>",
+            session.idp_session_index.clone().unwrap()
+        )));
+        let root = saml_core::xml::parse(xml.as_bytes(), &Default::default()).unwrap();
+        let request_id = root.attr("ID").unwrap().to_owned();
+
+        // The IdP answers with a signed LogoutResponse; the browser lands on the app's URI.
+        let response = saml_core::logout::LogoutResponse {
+            id: saml_core::authn_request::RequestId::parse("_idp_resp_1").unwrap(),
+            in_response_to: request_id,
+            issue_instant: t0(),
+            destination: slo_endpoint(w),
+            issuer: "https://idp.acme.test".into(),
+            status: saml_core::response::STATUS_SUCCESS.into(),
+        };
+        let back = w
+            .idp
+            .sign_for_redirect(
+                saml_core::authn_request::MessageKind::Response,
+                &slo_endpoint(w),
+                &response.to_xml(),
+                decoded.relay_state.as_deref(),
+            )
+            .unwrap();
+        let query = back.split_once('?').unwrap().1;
+        let done =
+            w.gh.saml_slo(
+                &browser(t0()),
+                &w.connection.id,
+                SloMessage::Redirect { query },
+            )
+            .unwrap();
+        assert_eq!(
+            done,
+            LogoutOutcome::Redirect(format!("{SIGNED_OUT}?state=bye1")),
+            "{:?}",
+            w.engine
+        );
+        // The same response again is refused and audited.
+        let again = w.gh.saml_slo(
+            &browser(t0()),
+            &w.connection.id,
+            SloMessage::Redirect { query },
+        );
+        assert!(
+            matches!(
+                again,
+                Err(GatehouseError::LoginFailed {
+                    reason_code: "replay",
+                    ..
+                })
+            ),
+            "{again:?}"
+        );
+        let events = w.gh.events_since("acme", 0, 100).unwrap();
+        let revoked = events
+            .iter()
+            .find(|e| e.event_type == "session.revoked")
+            .unwrap();
+        assert_eq!(revoked.data["reason"], "logout");
+    });
+}
+
+#[test]
+fn rp_logout_never_redirects_where_the_app_did_not_register_and_needs_a_genuine_hint() {
+    each(|w| {
+        let tokens = login(w);
+        let refused = w.gh.end_session(
+            &browser(t0()),
+            pairs(&[
+                ("id_token_hint", tokens.id_token.as_str()),
+                ("post_logout_redirect_uri", "https://evil.example.com/"),
+            ]),
+        );
+        assert!(
+            matches!(
+                refused,
+                Err(GatehouseError::OAuth {
+                    error: "invalid_request",
+                    ..
+                })
+            ),
+            "{refused:?}"
+        );
+        // A forged hint (payload swapped) ends nothing.
+        let mut parts: Vec<&str> = tokens.id_token.split('.').collect();
+        let forged_payload = {
+            use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+            let mut claims = jwt_claims(&tokens.id_token);
+            claims["sub"] = "usr_someone_else".into();
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        };
+        parts[1] = &forged_payload;
+        let forged = parts.join(".");
+        let refused =
+            w.gh.end_session(&browser(t0()), pairs(&[("id_token_hint", forged.as_str())]));
+        assert!(refused.is_err());
+        assert!(introspect_active(w, &tokens), "{:?}", w.engine);
+        // Another client's id next to the hint is refused.
+        let refused = w.gh.end_session(
+            &browser(t0()),
+            pairs(&[
+                ("id_token_hint", tokens.id_token.as_str()),
+                ("client_id", "other"),
+            ]),
+        );
+        assert!(refused.is_err());
+        // Without SLO at the IdP: the session ends and the browser goes straight back.
+        let done =
+            w.gh.end_session(
+                &browser(t0()),
+                pairs(&[
+                    ("id_token_hint", tokens.id_token.as_str()),
+                    ("post_logout_redirect_uri", SIGNED_OUT),
+                ]),
+            )
+            .unwrap();
+        assert_eq!(done, LogoutOutcome::Redirect(SIGNED_OUT.into()));
+        assert!(!introspect_active(w, &tokens));
+        // No hint and no URI: nothing to end, a signed-out page.
+        assert_eq!(
+            w.gh.end_session(&browser(t0()), pairs(&[])).unwrap(),
+            LogoutOutcome::SignedOut
+        );
+    });
+}
+
+#[test]
+fn idp_initiated_slo_ends_the_named_sessions_and_answers_with_a_signed_response() {
+    each(|w| {
+        with_slo(w, SsoBinding::Post);
+        let first = login(w);
+        let second = login(w);
+        let index = session_of(w, &first).idp_session_index.unwrap();
+        let request = |id: &str, index: Option<String>| saml_core::logout::LogoutRequest {
+            id: saml_core::authn_request::RequestId::parse(id).unwrap(),
+            issue_instant: t0(),
+            destination: slo_endpoint(w),
+            issuer: "https://idp.acme.test".into(),
+            name_id: saml_core::logout::NameId::new("alice@acme.test"),
+            session_index: index,
+        };
+        // One session by its SessionIndex, over HTTP-POST.
+        let post = w
+            .idp
+            .sign_for_post(&request("_idp_lr_1", Some(index)).to_xml(), "_idp_lr_1")
+            .unwrap();
+        let message = SloMessage::Post {
+            saml_request: Some(&post),
+            saml_response: None,
+            relay_state: Some("idp-rs"),
+        };
+        let answer =
+            w.gh.saml_slo(&browser(t0()), &w.connection.id, message)
+                .unwrap();
+        assert!(!introspect_active(w, &first), "{:?}", w.engine);
+        assert!(introspect_active(w, &second), "the other session lives on");
+        // The answer is a signed LogoutResponse posted back to the IdP, echoing RelayState.
+        let LogoutOutcome::PostForm(html) = answer else {
+            panic!("{answer:?}")
+        };
+        assert!(html.contains(IDP_SLO) && html.contains("SAMLResponse") && html.contains("idp-rs"));
+        let b64 = html
+            .split("name=\"SAMLResponse\" value=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        let xml = String::from_utf8(B64.decode(b64).unwrap()).unwrap();
+        assert!(xml.contains("InResponseTo=\"_idp_lr_1\""), "{xml}");
+        assert!(xml.contains(saml_core::response::STATUS_SUCCESS));
+        assert!(
+            xml.contains("<ds:SignatureValue>") || xml.contains("SignatureValue"),
+            "{xml}"
+        );
+
+        // The same request again: refused as a replay, audited, nothing else happens.
+        let replay = w.gh.saml_slo(&browser(t0()), &w.connection.id, message);
+        assert!(
+            matches!(
+                replay,
+                Err(GatehouseError::LoginFailed {
+                    reason_code: "replay",
+                    ..
+                })
+            ),
+            "{replay:?}"
+        );
+        // Unsigned: refused.
+        let unsigned = B64.encode(request("_idp_lr_2", None).to_xml());
+        let refused = w.gh.saml_slo(
+            &browser(t0()),
+            &w.connection.id,
+            SloMessage::Post {
+                saml_request: Some(&unsigned),
+                saml_response: None,
+                relay_state: None,
+            },
+        );
+        assert!(matches!(
+            refused,
+            Err(GatehouseError::LoginFailed {
+                reason_code: "unsigned",
+                ..
+            })
+        ));
+        assert!(introspect_active(w, &second));
+        let failures =
+            w.gh.audit_events(&AuditEventFilter {
+                tenant: "acme".into(),
+                event_type: Some("logout.failed".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(failures.len(), 2, "{:?}", w.engine);
+
+        // Without SessionIndex, over HTTP-Redirect: every session of the subject ends.
+        let url = w
+            .idp
+            .sign_for_redirect(
+                saml_core::authn_request::MessageKind::Request,
+                &slo_endpoint(w),
+                &request("_idp_lr_3", None).to_xml(),
+                None,
+            )
+            .unwrap();
+        w.gh.saml_slo(
+            &browser(t0()),
+            &w.connection.id,
+            SloMessage::Redirect {
+                query: url.split_once('?').unwrap().1,
+            },
+        )
+        .unwrap();
+        assert!(!introspect_active(w, &second));
+        let reasons: Vec<Value> =
+            w.gh.events_since("acme", 0, 100)
+                .unwrap()
+                .into_iter()
+                .filter(|e| e.event_type == "session.revoked")
+                .map(|e| e.data["reason"].clone())
+                .collect();
+        assert_eq!(reasons, [json!("idp_logout"), json!("idp_logout")]);
+    });
 }

@@ -939,6 +939,7 @@ fn saml_login_links_to_the_scim_user_and_deactivation_ends_its_sessions() {
                 redirect_uris: vec![REDIRECT.into()],
                 public: false,
                 backchannel_logout_uri: None,
+                post_logout_redirect_uris: vec![],
                 client_id: Some("app".into()),
                 client_secret: None,
             },

@@ -54,8 +54,9 @@ pub struct DiscoveryDocument {
     pub jwks_uri: String,
     /// `{issuer}/oauth/introspect` (RFC 7662).
     pub introspection_endpoint: String,
-    /// `{issuer}/oauth/logout` (RP-initiated logout) once the server implements it; absent
-    /// until then, because discovery must only advertise what works.
+    /// `{issuer}/oauth/logout` (OpenID Connect RP-Initiated Logout 1.0). Optional in the type
+    /// so an embedder that does not serve it can leave it out: discovery only advertises what
+    /// works.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub end_session_endpoint: Option<String>,
     /// Scopes clients may request.
@@ -125,7 +126,7 @@ impl DiscoveryDocument {
             userinfo_endpoint: endpoint("/oauth/userinfo"),
             jwks_uri: endpoint("/oauth/jwks"),
             introspection_endpoint: endpoint("/oauth/introspect"),
-            end_session_endpoint: None,
+            end_session_endpoint: Some(endpoint("/oauth/logout")),
             issuer,
             scopes_supported: &["openid", "profile", "email"],
             response_types_supported: &["code"],

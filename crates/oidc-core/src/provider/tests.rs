@@ -55,6 +55,7 @@ fn discovery_document_golden() {
           "userinfo_endpoint": "https://sso.example.com/oauth/userinfo",
           "jwks_uri": "https://sso.example.com/oauth/jwks",
           "introspection_endpoint": "https://sso.example.com/oauth/introspect",
+          "end_session_endpoint": "https://sso.example.com/oauth/logout",
           "scopes_supported": [
             "openid",
             "profile",
