@@ -82,6 +82,52 @@ pub enum Command {
     /// Webhook endpoints that receive lifecycle events (see docs/events.md).
     #[command(subcommand)]
     Webhooks(WebhooksCmd),
+    /// Break-glass: SSO account admins and one-time recovery sign-in links.
+    #[command(subcommand)]
+    Recovery(RecoveryCmd),
+}
+
+/// `gatehouse recovery ...`
+#[derive(Debug, Subcommand)]
+pub enum RecoveryCmd {
+    /// The tenant's designated SSO account admins.
+    Admins {
+        /// Tenant slug or id.
+        tenant: String,
+    },
+    /// Designate a user as an SSO account admin (may receive recovery links).
+    AddAdmin {
+        /// Tenant slug or id.
+        tenant: String,
+        /// User id.
+        user: String,
+    },
+    /// Withdraw a designation (links already issued stop working).
+    RemoveAdmin {
+        /// Tenant slug or id.
+        tenant: String,
+        /// User id.
+        user: String,
+    },
+    /// Issue a one-time recovery sign-in link (printed once; audited).
+    Link {
+        /// Tenant slug or id.
+        tenant: String,
+        /// The designated admin's user id.
+        user: String,
+        /// The app to sign in to.
+        #[arg(long = "client", value_name = "CLIENT_ID")]
+        client_id: String,
+        /// One of the app's registered redirect URIs.
+        #[arg(long, value_name = "URI")]
+        redirect_uri: String,
+        /// Why (kept in the audit trail), e.g. the incident number.
+        #[arg(long)]
+        reason: String,
+        /// Lifetime in seconds (60..=3600).
+        #[arg(long, default_value_t = 900)]
+        ttl_secs: i64,
+    },
 }
 
 /// `gatehouse sessions ...`

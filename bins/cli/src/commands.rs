@@ -2,8 +2,8 @@
 //! the same thing, print the result. No validation beyond argument shapes happens here.
 
 use crate::cli::{
-    AuditCmd, Binding, Cli, ClientCmd, Command, IdpArgs, KeysCmd, OperatorTokenCmd, RolesCmd,
-    SamlCmd, ScimCmd, SessionsCmd, TenantCmd, UsersCmd, WebhooksCmd,
+    AuditCmd, Binding, Cli, ClientCmd, Command, IdpArgs, KeysCmd, OperatorTokenCmd, RecoveryCmd,
+    RolesCmd, SamlCmd, ScimCmd, SessionsCmd, TenantCmd, UsersCmd, WebhooksCmd,
 };
 use crate::output::{self, print, print_json, warn};
 use crate::InputError;
@@ -290,6 +290,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 c.endpoint.id, c.secret
             ))?;
         }
+        Command::Recovery(cmd) => recovery(&gh, &call, json, cmd)?,
         Command::Webhooks(WebhooksCmd::List) => {
             let list = gh.list_webhook_endpoints()?;
             emit!(json, list, |l: &Vec<gatehouse::WebhookEndpointView>| {
@@ -784,5 +785,63 @@ fn binding(b: Binding) -> SsoBinding {
     match b {
         Binding::Redirect => SsoBinding::Redirect,
         Binding::Post => SsoBinding::Post,
+    }
+}
+
+fn recovery(gh: &Gatehouse, call: &Call, json: bool, cmd: RecoveryCmd) -> anyhow::Result<()> {
+    let admins_text = |l: &Vec<gatehouse::RecoveryAdminView>| {
+        output::table(
+            &["USER", "EMAIL", "DESIGNATED"],
+            &l.iter()
+                .map(|a| {
+                    vec![
+                        a.user_id.clone(),
+                        a.email.clone().unwrap_or_else(|| "-".into()),
+                        a.designated_at.clone(),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        )
+    };
+    match cmd {
+        RecoveryCmd::Admins { tenant } => {
+            emit!(json, gh.list_recovery_admins(&tenant)?, admins_text)
+        }
+        RecoveryCmd::AddAdmin { tenant, user } => {
+            let added = vec![gh.add_recovery_admin(call, &tenant, &user)?];
+            emit!(json, added, admins_text)
+        }
+        RecoveryCmd::RemoveAdmin { tenant, user } => {
+            gh.remove_recovery_admin(call, &tenant, &user)?;
+            emit!(
+                json,
+                json!({ "user_id": user, "removed": true }),
+                |_v: &serde_json::Value| format!("{user} is no longer an SSO account admin")
+            )
+        }
+        RecoveryCmd::Link {
+            tenant,
+            user,
+            client_id,
+            redirect_uri,
+            reason,
+            ttl_secs,
+        } => {
+            let issued = gh.issue_recovery_link(
+                call,
+                &tenant,
+                &gatehouse::NewRecoveryLink {
+                    user_id: user,
+                    client_id,
+                    redirect_uri,
+                    reason,
+                    ttl_secs: Some(ttl_secs),
+                },
+            )?;
+            emit!(json, issued, |i: &gatehouse::RecoveryLinkIssued| format!(
+                "recovery link {} (one use, expires {}; shown only now):\n{}",
+                i.id, i.expires_at, i.url
+            ))
+        }
     }
 }

@@ -121,7 +121,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/webhooks", web::get().to(list_webhooks))
             .route("/webhooks", web::post().to(create_webhook))
             .route("/webhooks/{id}", web::delete().to(delete_webhook))
-            .route("/tenants/{tenant}/events", web::get().to(tenant_events)),
+            .route("/tenants/{tenant}/events", web::get().to(tenant_events))
+            .route(
+                "/tenants/{tenant}/recovery-admins",
+                web::get().to(list_recovery_admins),
+            )
+            .route(
+                "/tenants/{tenant}/recovery-admins",
+                web::post().to(add_recovery_admin),
+            )
+            .route(
+                "/tenants/{tenant}/recovery-admins/{user}",
+                web::delete().to(remove_recovery_admin),
+            )
+            .route(
+                "/tenants/{tenant}/recovery-links",
+                web::post().to(issue_recovery_link),
+            ),
     );
 }
 
@@ -703,6 +719,68 @@ async fn put_user_roles(
         gh.set_user_roles(c, &tenant, &user, grants.clone())
     })
     .await?))
+}
+
+// ----- break-glass -----
+
+#[derive(Deserialize)]
+struct UserIdBody {
+    user_id: String,
+}
+
+async fn list_recovery_admins(
+    req: HttpRequest,
+    gh: Facade,
+    path: web::Path<String>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    Ok(ok(run(&gh, Surface::Admin, c, move |gh, _| {
+        gh.list_recovery_admins(&path)
+    })
+    .await?))
+}
+
+async fn add_recovery_admin(
+    req: HttpRequest,
+    gh: Facade,
+    path: web::Path<String>,
+    body: web::Json<UserIdBody>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    Ok(ok(run(&gh, Surface::Admin, c, move |gh, c| {
+        gh.add_recovery_admin(c, &path, &body.user_id)
+    })
+    .await?))
+}
+
+async fn remove_recovery_admin(
+    req: HttpRequest,
+    gh: Facade,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    let (tenant, user) = path.into_inner();
+    run(&gh, Surface::Admin, c, move |gh, c| {
+        gh.remove_recovery_admin(c, &tenant, &user)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn issue_recovery_link(
+    req: HttpRequest,
+    gh: Facade,
+    path: web::Path<String>,
+    body: web::Json<gatehouse::NewRecoveryLink>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    let issued = run(&gh, Surface::Admin, c, move |gh, c| {
+        gh.issue_recovery_link(c, &path, &body)
+    })
+    .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(issued))
 }
 
 // ----- sessions and events to the app -----

@@ -6,6 +6,7 @@ mod demo;
 mod error;
 mod logout;
 mod oauth;
+mod recovery;
 mod saml;
 mod scim;
 
@@ -84,6 +85,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(oauth::routes)
         .configure(saml::routes)
         .configure(logout::routes)
+        .configure(recovery::routes)
         .configure(admin::routes)
         .configure(scim::routes)
         .configure(demo::routes);

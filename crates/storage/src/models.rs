@@ -347,3 +347,28 @@ pub struct Delivery {
     pub last_error: Option<String>,
     pub locked_until: Option<i64>,
 }
+
+/// A tenant's designated SSO account admin (may receive break-glass recovery links).
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = recovery_admins)]
+pub struct RecoveryAdmin {
+    pub tenant_id: String,
+    pub user_id: String,
+    pub designated_at: i64,
+}
+
+/// A one-time break-glass sign-in link (only the hash of its secret).
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = recovery_links)]
+pub struct RecoveryLink {
+    pub id: String,
+    pub token_hash: String,
+    pub tenant_id: String,
+    pub user_id: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub reason: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}

@@ -288,6 +288,96 @@ pub fn consume_login_flow(conn: &mut Conn, id: &str) -> Result<bool> {
     Ok(n == 1)
 }
 
+// ---------- break-glass recovery ----------
+
+/// Designate (idempotently) a tenant's SSO account admin.
+pub fn put_recovery_admin(conn: &mut Conn, row: &RecoveryAdmin) -> Result<()> {
+    if find_recovery_admin(conn, &row.tenant_id, &row.user_id)?.is_some() {
+        return Ok(());
+    }
+    classify(
+        diesel::insert_into(recovery_admins::table)
+            .values(row)
+            .execute(conn),
+    )
+    .map(drop)
+}
+
+/// Remove a designation; returns whether there was one.
+pub fn delete_recovery_admin(conn: &mut Conn, tenant_id: &str, user_id: &str) -> Result<bool> {
+    let n = classify(
+        diesel::delete(
+            recovery_admins::table
+                .filter(recovery_admins::tenant_id.eq(tenant_id))
+                .filter(recovery_admins::user_id.eq(user_id)),
+        )
+        .execute(conn),
+    )?;
+    Ok(n > 0)
+}
+
+/// One designation.
+pub fn find_recovery_admin(
+    conn: &mut Conn,
+    tenant_id: &str,
+    user_id: &str,
+) -> Result<Option<RecoveryAdmin>> {
+    classify(
+        recovery_admins::table
+            .filter(recovery_admins::tenant_id.eq(tenant_id))
+            .filter(recovery_admins::user_id.eq(user_id))
+            .select(RecoveryAdmin::as_select())
+            .first(conn)
+            .optional(),
+    )
+}
+
+/// A tenant's designated SSO account admins.
+pub fn list_recovery_admins(conn: &mut Conn, tenant_id: &str) -> Result<Vec<RecoveryAdmin>> {
+    classify(
+        recovery_admins::table
+            .filter(recovery_admins::tenant_id.eq(tenant_id))
+            .order(recovery_admins::user_id.asc())
+            .select(RecoveryAdmin::as_select())
+            .load(conn),
+    )
+}
+
+/// Store a recovery link.
+pub fn insert_recovery_link(conn: &mut Conn, row: &RecoveryLink) -> Result<()> {
+    classify(
+        diesel::insert_into(recovery_links::table)
+            .values(row)
+            .execute(conn),
+    )
+    .map(drop)
+}
+
+/// A recovery link by the hash of its secret.
+pub fn find_recovery_link(conn: &mut Conn, token_hash: &str) -> Result<Option<RecoveryLink>> {
+    classify(
+        recovery_links::table
+            .filter(recovery_links::token_hash.eq(token_hash))
+            .select(RecoveryLink::as_select())
+            .first(conn)
+            .optional(),
+    )
+}
+
+/// Mark a link used; `false` if it already was (one use, even with two replicas racing).
+pub fn use_recovery_link(conn: &mut Conn, id: &str, at: i64) -> Result<bool> {
+    let n = classify(
+        diesel::update(
+            recovery_links::table
+                .find(id)
+                .filter(recovery_links::used_at.is_null()),
+        )
+        .set(recovery_links::used_at.eq(Some(at)))
+        .execute(conn),
+    )?;
+    Ok(n == 1)
+}
+
 // ---------- logout ----------
 
 /// Record an SP-initiated logout flow.

@@ -119,6 +119,29 @@ diesel::table! {
 }
 
 diesel::table! {
+    recovery_admins (tenant_id, user_id) {
+        tenant_id -> Text,
+        user_id -> Text,
+        designated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    recovery_links (id) {
+        id -> Text,
+        token_hash -> Text,
+        tenant_id -> Text,
+        user_id -> Text,
+        client_id -> Text,
+        redirect_uri -> Text,
+        reason -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
     logout_flows (id) {
         id -> Text,
         connection_id -> Text,

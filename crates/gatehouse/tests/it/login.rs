@@ -1500,3 +1500,182 @@ fn idp_initiated_slo_ends_the_named_sessions_and_answers_with_a_signed_response(
         assert_eq!(reasons, [json!("idp_logout"), json!("idp_logout")]);
     });
 }
+
+// ---------- break-glass recovery links ----------
+
+fn secret_of(issued: &RecoveryLinkIssued) -> String {
+    issued.url.rsplit('/').next().unwrap().to_owned()
+}
+
+fn recovery_link(w: &World, user: &str, ttl: i64) -> RecoveryLinkIssued {
+    w.gh.issue_recovery_link(
+        &op(t0()),
+        "acme",
+        &NewRecoveryLink {
+            user_id: user.into(),
+            client_id: "app".into(),
+            redirect_uri: REDIRECT.into(),
+            reason: "INC-42: IdP certificate expired".into(),
+            ttl_secs: Some(ttl),
+        },
+    )
+    .unwrap()
+}
+
+fn refusal(r: Result<LoginCompleted>) -> &'static str {
+    match r {
+        Err(GatehouseError::LoginFailed { reason_code, .. }) => reason_code,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_recovery_link_signs_a_designated_admin_in_once_and_is_audited() {
+    each(|w| {
+        let tokens = login(w);
+        let admin = jwt_claims(&tokens.id_token)["sub"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        // Only designated SSO account admins can be given a link.
+        let not_designated = w.gh.issue_recovery_link(
+            &op(t0()),
+            "acme",
+            &NewRecoveryLink {
+                user_id: admin.clone(),
+                client_id: "app".into(),
+                redirect_uri: REDIRECT.into(),
+                reason: "INC-42".into(),
+                ttl_secs: None,
+            },
+        );
+        assert!(matches!(
+            not_designated,
+            Err(GatehouseError::InvalidInput {
+                field: "user_id",
+                ..
+            })
+        ));
+        w.gh.add_recovery_admin(&op(t0()), "acme", &admin).unwrap();
+        assert_eq!(w.gh.list_recovery_admins("acme").unwrap().len(), 1);
+
+        let issued = recovery_link(w, &admin, 600);
+        assert!(issued.url.contains("/recovery/ghb_"), "{}", issued.url);
+        let link_secret = secret_of(&issued);
+        let later = browser(t0() + Duration::seconds(30));
+        let done = w.gh.use_recovery_link(&later, &link_secret).unwrap();
+        let tokens =
+            w.gh.exchange_code(
+                &later,
+                &secret(w),
+                &code_of(&done.redirect_to),
+                REDIRECT,
+                None,
+            )
+            .unwrap();
+        let claims = jwt_claims(&tokens.id_token);
+        assert_eq!(claims["sub"], admin.as_str());
+        assert_eq!(claims["amr"], json!(["recovery"]));
+        assert_eq!(claims["idp"], "recovery");
+        // Once only.
+        assert_eq!(
+            refusal(w.gh.use_recovery_link(&later, &link_secret)),
+            "recovery_link_used"
+        );
+        assert_eq!(
+            refusal(w.gh.use_recovery_link(&later, "ghb_nonsense")),
+            "unknown_recovery_link"
+        );
+
+        let types: Vec<String> =
+            w.gh.audit_events(&AuditEventFilter {
+                tenant: "acme".into(),
+                event_type: Some("breakglass.*".into()),
+                ..Default::default()
+            })
+            .unwrap()
+            .into_iter()
+            .map(|r| r.event.event_type().to_owned())
+            .collect();
+        assert_eq!(
+            types,
+            ["breakglass.issued", "breakglass.used"],
+            "{:?}",
+            w.engine
+        );
+        assert_eq!(last_failure_reason(w), "recovery_link_used");
+    });
+}
+
+#[test]
+fn recovery_links_expire_die_with_the_designation_and_cannot_be_used_twice_concurrently() {
+    each(|w| {
+        let tokens = login(w);
+        let admin = jwt_claims(&tokens.id_token)["sub"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        w.gh.add_recovery_admin(&op(t0()), "acme", &admin).unwrap();
+        // Expired.
+        let short = recovery_link(w, &admin, 60);
+        let late = browser(t0() + Duration::seconds(61));
+        assert_eq!(
+            refusal(w.gh.use_recovery_link(&late, &secret_of(&short))),
+            "recovery_link_expired"
+        );
+        // Designation withdrawn after issue.
+        let withdrawn = recovery_link(w, &admin, 600);
+        w.gh.remove_recovery_admin(&op(t0()), "acme", &admin)
+            .unwrap();
+        assert_eq!(
+            refusal(w.gh.use_recovery_link(&browser(t0()), &secret_of(&withdrawn))),
+            "not_recovery_admin"
+        );
+        // Two browsers racing with the same link: exactly one gets in.
+        w.gh.add_recovery_admin(&op(t0()), "acme", &admin).unwrap();
+        let raced = secret_of(&recovery_link(w, &admin, 600));
+        let wins: usize = std::thread::scope(|s| {
+            let a = s.spawn(|| w.gh.use_recovery_link(&browser(t0()), &raced).is_ok());
+            let b = s.spawn(|| w.gh.use_recovery_link(&browser(t0()), &raced).is_ok());
+            usize::from(a.join().unwrap()) + usize::from(b.join().unwrap())
+        });
+        assert_eq!(wins, 1, "{:?}", w.engine);
+        // Bounds on the lifetime and a reason are required.
+        let bad = w.gh.issue_recovery_link(
+            &op(t0()),
+            "acme",
+            &NewRecoveryLink {
+                user_id: admin.clone(),
+                client_id: "app".into(),
+                redirect_uri: REDIRECT.into(),
+                reason: "x".into(),
+                ttl_secs: Some(86_400),
+            },
+        );
+        assert!(matches!(
+            bad,
+            Err(GatehouseError::InvalidInput {
+                field: "ttl_secs",
+                ..
+            })
+        ));
+        let unregistered = w.gh.issue_recovery_link(
+            &op(t0()),
+            "acme",
+            &NewRecoveryLink {
+                user_id: admin,
+                client_id: "app".into(),
+                redirect_uri: "https://evil.example.com/cb".into(),
+                reason: "x".into(),
+                ttl_secs: None,
+            },
+        );
+        assert!(matches!(
+            unregistered,
+            Err(GatehouseError::InvalidInput {
+                field: "redirect_uri",
+                ..
+            })
+        ));
+    });
+}

@@ -1,0 +1,2 @@
+DROP TABLE recovery_links;
+DROP TABLE recovery_admins;
