@@ -3,5 +3,6 @@
 
 mod e2e;
 mod events_http;
+mod replicas;
 mod scim_http;
 mod support;
