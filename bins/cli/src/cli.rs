@@ -215,6 +215,21 @@ pub enum ScimCmd {
 /// `gatehouse users ...`
 #[derive(Debug, Subcommand)]
 pub enum UsersCmd {
+    /// Pre-provision a user (for connections with JIT off): their first SAML login with this
+    /// e-mail links to it.
+    Create {
+        /// Tenant slug or id.
+        tenant: String,
+        /// E-mail address.
+        #[arg(long)]
+        email: String,
+        /// Given name.
+        #[arg(long)]
+        first_name: Option<String>,
+        /// Family name.
+        #[arg(long)]
+        last_name: Option<String>,
+    },
     /// List a tenant's users.
     List {
         /// Tenant slug or id.

@@ -221,6 +221,27 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 print(&audit_table(&records)?)?;
             }
         }
+        Command::Users(UsersCmd::Create {
+            tenant,
+            email,
+            first_name,
+            last_name,
+        }) => {
+            let user = gh.provision_user(
+                &call,
+                &tenant,
+                &gatehouse::NewUser {
+                    email,
+                    first_name,
+                    last_name,
+                },
+            )?;
+            emit!(json, user, |u: &gatehouse::UserView| format!(
+                "user {} created ({}); their first SAML login with this e-mail links to it",
+                u.id,
+                u.email.as_deref().unwrap_or("-")
+            ))?;
+        }
         Command::Users(UsersCmd::Roles { tenant, user }) => {
             let roles = gh.user_roles(&tenant, &user)?;
             emit!(json, roles, user_roles_text)?;

@@ -80,6 +80,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             )
             .route("/tenants/{tenant}/seats", web::get().to(seats))
             .route("/tenants/{tenant}/users", web::get().to(list_users))
+            .route("/tenants/{tenant}/users", web::post().to(create_user))
             .route(
                 "/tenants/{tenant}/users/{user}",
                 web::delete().to(hard_delete_user),
@@ -691,6 +692,20 @@ async fn explain_roles(
         gh.explain_roles(&path, &body)
     })
     .await?))
+}
+
+async fn create_user(
+    req: HttpRequest,
+    gh: Facade,
+    path: web::Path<String>,
+    body: web::Json<gatehouse::NewUser>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    let user = run(&gh, Surface::Admin, c, move |gh, c| {
+        gh.provision_user(c, &path, &body)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(user))
 }
 
 async fn get_user_roles(

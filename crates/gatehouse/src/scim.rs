@@ -1786,6 +1786,20 @@ impl Gatehouse {
     }
 }
 
+/// A user an operator pre-provisions (admin API / CLI), for tenants whose connections do not
+/// create users at first login (JIT off): the first SAML login with this e-mail links to it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewUser {
+    /// E-mail address (the linking key).
+    pub email: String,
+    /// Given name.
+    #[serde(default)]
+    pub first_name: Option<String>,
+    /// Family name.
+    #[serde(default)]
+    pub last_name: Option<String>,
+}
+
 /// A user as the admin API lists it (SCIM-provisioned or JIT-created alike).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserView {
@@ -1833,6 +1847,77 @@ impl Gatehouse {
                     created_at: crate::admin::rfc3339(u.created_at),
                 })
                 .collect())
+        })
+    }
+
+    /// Pre-provision a user by hand (audited, `user.created` event with source `admin`). The
+    /// linking rule (docs/scim.md) makes the first SAML login with this e-mail this user, also
+    /// when the connection's JIT provisioning is off.
+    pub fn provision_user(&self, call: &Call, tenant: &str, input: &NewUser) -> Result<UserView> {
+        let email = input.email.trim();
+        let at = email.find('@').unwrap_or(0);
+        if email.len() > 320
+            || at == 0
+            || at + 1 >= email.len()
+            || email.contains(char::is_whitespace)
+        {
+            return Err(GatehouseError::invalid("email", "not an e-mail address"));
+        }
+        let id = format!("usr_{}", self.random_hex(12));
+        self.store.transaction(|conn| {
+            let t = queries::find_tenant(conn, tenant)?
+                .ok_or(GatehouseError::NotFound { what: "tenant" })?;
+            let lower = email.to_lowercase();
+            if sq::find_link_candidate(conn, &t.id, &lower, Some(&lower))?.is_some() {
+                return Err(GatehouseError::Conflict {
+                    what: format!("a user with e-mail {email} waiting for its first login"),
+                });
+            }
+            let now = call.now.timestamp();
+            let row = models::User {
+                id: id.clone(),
+                tenant_id: t.id.clone(),
+                connection_id: None,
+                // Placeholder until the first login links the user (ignored while
+                // `connection_id` is NULL, like a SCIM user's).
+                external_subject: format!("admin:{id}"),
+                email: Some(email.to_owned()),
+                first_name: input.first_name.clone(),
+                last_name: input.last_name.clone(),
+                groups: "[]".into(),
+                active: true,
+                created_at: now,
+                updated_at: now,
+                directory_id: None,
+                user_name: None,
+                user_name_lower: None,
+                external_id: None,
+                scim_resource: None,
+                version: 1,
+                attributes: "{}".into(),
+            };
+            queries::insert_user(conn, &row)?;
+            self.audit(
+                conn,
+                call,
+                &t.id,
+                Some(&row.id),
+                AuditEvent::UserCreated {
+                    user_id: row.id.clone(),
+                    source: ChangeSource::Admin,
+                },
+            )?;
+            let data = json!({ "user_id": row.id, "source": "admin" });
+            self.emit(conn, call, &t.id, "user.created", data)?;
+            Ok(UserView {
+                id: row.id,
+                user_name: None,
+                email: row.email,
+                active: true,
+                directory_id: None,
+                connection_id: None,
+                created_at: crate::admin::rfc3339(now),
+            })
         })
     }
 

@@ -408,7 +408,6 @@ pub fn find_link_candidate(
         users::table
             .filter(users::tenant_id.eq(tenant_id))
             .filter(users::connection_id.is_null())
-            .filter(users::user_name_lower.is_not_null())
             .filter(lower(users::email).eq(email))
             .order(users::created_at.asc())
             .select(User::as_select())

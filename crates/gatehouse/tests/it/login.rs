@@ -909,6 +909,62 @@ fn with_jit_off_only_known_users_may_sign_in() {
         let r =
             w.gh.acs(&browser(t0()), &w.connection.id, &resp, relay.as_deref());
         assert_eq!(login_failure(w, r), "jit_disabled");
+        // An operator pre-provisions Erin (admin API / CLI): her first login links to that user.
+        let erin =
+            w.gh.provision_user(
+                &op(t0()),
+                "acme",
+                &NewUser {
+                    email: "Erin@acme.test".into(),
+                    first_name: Some("Erin".into()),
+                    last_name: None,
+                },
+            )
+            .unwrap();
+        let twice = w.gh.provision_user(
+            &op(t0()),
+            "acme",
+            &NewUser {
+                email: "erin@ACME.test".into(),
+                first_name: None,
+                last_name: None,
+            },
+        );
+        assert!(
+            matches!(twice, Err(GatehouseError::Conflict { .. })),
+            "{twice:?}"
+        );
+        let (resp, relay) = idp_answer(w, &authorize(w, &[]), "erin@acme.test", |_| {});
+        let done =
+            w.gh.acs(&browser(t0()), &w.connection.id, &resp, relay.as_deref())
+                .unwrap();
+        let tokens =
+            w.gh.exchange_code(
+                &browser(t0()),
+                &secret(w),
+                &code_of(&done.redirect_to),
+                REDIRECT,
+                None,
+            )
+            .unwrap();
+        assert_eq!(
+            jwt_claims(&tokens.id_token)["sub"],
+            erin.id.as_str(),
+            "{:?}",
+            w.engine
+        );
+        assert!(w
+            .gh
+            .provision_user(
+                &op(t0()),
+                "acme",
+                &NewUser {
+                    email: "not-an-address".into(),
+                    first_name: None,
+                    last_name: None
+                }
+            )
+            .is_err());
     });
 }
 
