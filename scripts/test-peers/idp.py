@@ -12,6 +12,17 @@ so that `metadata` and a later `respond` are the same IdP):
 
   idp.py metadata --key-dir DIR --entity-id X --sso-url Y
       prints the IdP metadata XML.
+  idp.py logout-request --key-dir DIR --entity-id X --sso-url Y --sp-metadata FILE --user U
+                 [--session-index S]
+      IdP-initiated Single Logout: prints {"url"}, a signed HTTP-Redirect LogoutRequest to the
+      SP's SingleLogoutService from its metadata.
+  idp.py logout-answer ... --sp-metadata FILE --logout-request-url URL
+      pysaml2 parses the SP's LogoutRequest (checking its query-string signature against the SP
+      metadata) and answers: prints {"name_id", "session_indexes", "url"} with a signed
+      HTTP-Redirect LogoutResponse.
+  idp.py check-logout-response ... --sp-metadata FILE --logout-response-url URL
+      pysaml2 parses the SP's LogoutResponse (signature checked): prints {"status", "in_response_to"}.
+  (Every command takes --slo-url; the IdP's metadata then offers SingleLogoutService there.)
   idp.py respond --key-dir DIR --entity-id X --sso-url Y --sp-metadata FILE
                  (--authn-request-url URL | --authn-request-form HTML_FILE)
                  --user alice@acme.test [--given-name ..]
@@ -94,7 +105,7 @@ def xmlsec_binary():
         raise IdpError("xmlsec1 not found (apt package xmlsec1)") from e
 
 
-def make_server(entity_id, sso_url, key_dir, sp_metadata_xml=None):
+def make_server(entity_id, sso_url, key_dir, sp_metadata_xml=None, slo_url=None):
     """A pysaml2 IdP server configured in memory."""
     key, cert = ensure_keys(key_dir)
     config = {
@@ -130,6 +141,8 @@ def make_server(entity_id, sso_url, key_dir, sp_metadata_xml=None):
         "accepted_time_diff": 180,
         "delete_tmpfiles": True,
     }
+    if slo_url:
+        config["service"]["idp"]["endpoints"]["single_logout_service"] = [(slo_url, BINDING_HTTP_REDIRECT)]
     if sp_metadata_xml is not None:
         config["metadata"] = {"inline": [sp_metadata_xml]}
     idp_config = IdPConfig()
@@ -137,8 +150,8 @@ def make_server(entity_id, sso_url, key_dir, sp_metadata_xml=None):
     return Server(config=idp_config)
 
 
-def metadata_xml(entity_id, sso_url, key_dir):
-    server = make_server(entity_id, sso_url, key_dir)
+def metadata_xml(entity_id, sso_url, key_dir, slo_url=None):
+    server = make_server(entity_id, sso_url, key_dir, slo_url=slo_url)
     return create_metadata_string(None, config=server.config, valid=None, sign=False).decode("utf-8")
 
 
@@ -284,14 +297,118 @@ def respond(
     }
 
 
+def location(info):
+    """The Location header of pysaml2's HTTP-Redirect binding result."""
+    for name, value in info["headers"]:
+        if name == "Location":
+            return value
+    raise IdpError("pysaml2 produced no redirect")
+
+
+def sp_entity_id(server):
+    ids = [e for e in server.metadata.keys()]
+    if len(ids) != 1:
+        raise IdpError(f"expected one SP in the metadata, got {ids}")
+    return ids[0]
+
+
+def logout_request(server, user, session_index=None):
+    """IdP-initiated Single Logout: a signed HTTP-Redirect LogoutRequest URL to the SP."""
+    sp = sp_entity_id(server)
+    destinations = server.metadata.single_logout_service(sp, BINDING_HTTP_REDIRECT, "spsso")
+    if not destinations:
+        raise IdpError("the SP metadata offers no HTTP-Redirect SingleLogoutService")
+    destination = destinations[0]["location"]
+    request = server.create_logout_request(
+        destination,
+        sp,
+        name_id=NameID(format=NAMEID_FORMAT_EMAILADDRESS, text=user),
+        session_indexes=[session_index] if session_index else None,
+        sign=False,
+    )
+    # pysaml2 returns (id, message) here.
+    request_id, request = request if isinstance(request, tuple) else (request.id, request)
+    info = server.apply_binding(
+        BINDING_HTTP_REDIRECT, str(request), destination, relay_state="idp-rs",
+        sign=True, sigalg=xmldsig.SIG_RSA_SHA256,
+    )
+    return {"url": location(info), "request_id": request_id}
+
+
+def logout_answer(server, url):
+    """Parse the SP's LogoutRequest (signature checked) and answer it with a signed response."""
+    params = parse_redirect_url(url)
+    try:
+        request = server.parse_logout_request(
+            params["SAMLRequest"], BINDING_HTTP_REDIRECT,
+            relay_state=params.get("RelayState"),
+            sigalg=params.get("SigAlg"), signature=params.get("Signature"),
+        )
+    except Exception as e:
+        raise IdpError(f"LogoutRequest refused by pysaml2: {type(e).__name__}: {e}") from e
+    if request is None:
+        raise IdpError("LogoutRequest refused by pysaml2")
+    message = request.message
+    response = server.create_logout_response(message, [BINDING_HTTP_REDIRECT], sign=False)
+    destination = response.destination
+    info = server.apply_binding(
+        BINDING_HTTP_REDIRECT, str(response), destination, relay_state=params.get("RelayState"),
+        response=True, sign=True, sigalg=xmldsig.SIG_RSA_SHA256,
+    )
+    return {
+        "name_id": message.name_id.text,
+        "name_id_format": message.name_id.format,
+        "session_indexes": [s.text for s in (message.session_index or [])],
+        "signature_checked": bool(params.get("Signature")),
+        "url": location(info),
+    }
+
+
+def check_logout_response(server, url):
+    """Parse the SP's LogoutResponse to our LogoutRequest."""
+    query = parse_qs(urlsplit(url).query, keep_blank_values=True, strict_parsing=True)
+    if "SAMLResponse" not in query or "Signature" not in query:
+        raise IdpError("the URL carries no signed SAMLResponse")
+    # The query-string signature, checked with pysaml2 against the SP metadata's signing cert.
+    single = {k: v[0] for k, v in query.items()}
+    certs = server.metadata.certs(sp_entity_id(server), "spsso", "signing")
+    if not any(
+        sigver.verify_redirect_signature(single, server.sec.sec_backend, cert=cert)
+        for _, cert in certs
+    ):
+        raise IdpError("the LogoutResponse's query-string signature does not verify")
+    try:
+        response = server.parse_logout_request_response(query["SAMLResponse"][0], BINDING_HTTP_REDIRECT)
+    except Exception as e:
+        raise IdpError(f"LogoutResponse refused by pysaml2: {type(e).__name__}: {e}") from e
+    if response is None:
+        raise IdpError("LogoutResponse refused by pysaml2")
+    return {
+        "signature_checked": True,
+        "status": response.response.status.status_code.value,
+        "in_response_to": response.response.in_response_to,
+        "relay_state": query.get("RelayState", [None])[0],
+    }
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("metadata", "respond"):
+    for name in ("metadata", "respond", "logout-request", "logout-answer", "check-logout-response"):
         p = sub.add_parser(name)
         p.add_argument("--key-dir", required=True)
         p.add_argument("--entity-id", required=True)
         p.add_argument("--sso-url", required=True)
+        p.add_argument("--slo-url")
+        if name.startswith("logout") or name.startswith("check"):
+            p.add_argument("--sp-metadata", required=True, help="file with the SP metadata XML")
+        if name == "logout-request":
+            p.add_argument("--user", required=True)
+            p.add_argument("--session-index")
+        if name == "logout-answer":
+            p.add_argument("--logout-request-url", required=True)
+        if name == "check-logout-response":
+            p.add_argument("--logout-response-url", required=True)
         if name == "respond":
             p.add_argument("--sp-metadata", required=True, help="file with the SP metadata XML")
             how = p.add_mutually_exclusive_group(required=True)
@@ -307,7 +424,18 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         if args.command == "metadata":
-            sys.stdout.write(metadata_xml(args.entity_id, args.sso_url, args.key_dir))
+            sys.stdout.write(metadata_xml(args.entity_id, args.sso_url, args.key_dir, args.slo_url))
+        elif args.command in ("logout-request", "logout-answer", "check-logout-response"):
+            with open(args.sp_metadata, encoding="utf-8") as f:
+                server = make_server(args.entity_id, args.sso_url, args.key_dir, f.read(), args.slo_url)
+            if args.command == "logout-request":
+                result = logout_request(server, args.user, args.session_index)
+            elif args.command == "logout-answer":
+                result = logout_answer(server, args.logout_request_url)
+            else:
+                result = check_logout_response(server, args.logout_response_url)
+            json.dump(result, sys.stdout)
+            sys.stdout.write("\n")
         else:
             with open(args.sp_metadata, encoding="utf-8") as f:
                 sp_metadata = f.read()

@@ -177,6 +177,7 @@ def login(args):
 
     return {
         "issuer": issuer,
+        "id_token": token["id_token"],
         "id_token_header": header,
         "id_token_claims": dict(claims),
         "token_response": {k: v for k, v in token.items() if k not in ("access_token", "id_token")},

@@ -21,6 +21,7 @@ use storage::Engine;
 
 const IDP_ENTITY_ID: &str = "https://idp.e2e.test/idp/metadata";
 const IDP_SSO_URL: &str = "https://idp.e2e.test/idp/sso";
+const IDP_SLO_URL: &str = "https://idp.e2e.test/idp/slo";
 const REDIRECT_URI: &str = "http://127.0.0.1:9/callback";
 // pysaml2's default attribute maps send these OIDs with the URI name format.
 const OID_MAIL: &str = "urn:oid:0.9.2342.19200300.100.1.3";
@@ -141,7 +142,30 @@ fn idp_metadata(key_dir: &Path) -> String {
         IDP_ENTITY_ID,
         "--sso-url",
         IDP_SSO_URL,
+        "--slo-url",
+        IDP_SLO_URL,
     ])
+}
+
+/// `idp.py <command>` for Single Logout (pysaml2 as the IdP); returns its JSON.
+fn idp_logout(key_dir: &Path, sp_metadata: &Path, command: &str, extra: &[&str]) -> Value {
+    let script = peers_dir().join("idp.py");
+    let mut args = vec![
+        script.to_str().unwrap(),
+        command,
+        "--key-dir",
+        key_dir.to_str().unwrap(),
+        "--entity-id",
+        IDP_ENTITY_ID,
+        "--sso-url",
+        IDP_SSO_URL,
+        "--slo-url",
+        IDP_SLO_URL,
+        "--sp-metadata",
+        sp_metadata.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    serde_json::from_str(&run_python(&args)).unwrap()
 }
 
 /// `idp.py respond` arguments for an AuthnRequest URL Gatehouse produced.
@@ -574,6 +598,108 @@ fn run_engine(engine: Engine) {
     // And the chain that recorded all this is intact.
     let verify = admin.get("/tenants/acme/audit/verify");
     assert_eq!(verify["intact"], true, "{verify:#}");
+
+    // Single Logout with pysaml2 as the IdP (its metadata offers SingleLogoutService, so the
+    // connection picked it up). 1. The app logs out: Gatehouse's signed LogoutRequest goes to
+    // pysaml2, which checks its signature and answers with a signed LogoutResponse.
+    let fifth = authlib_login(&server, &app, &key_dir, &acme_sp, &[]);
+    let id_token = fifth["id_token"].as_str().unwrap();
+    let r = http
+        .get(format!("{}/oauth/logout", server.base))
+        .query(&[("id_token_hint", id_token)])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FOUND);
+    let to_idp = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(to_idp.starts_with(IDP_SLO_URL), "{to_idp}");
+    let answer = idp_logout(
+        &key_dir,
+        &acme_sp,
+        "logout-answer",
+        &["--logout-request-url", &to_idp],
+    );
+    assert_eq!(answer["name_id"], "alice@acme.test", "{answer:#}");
+    assert_eq!(answer["signature_checked"], true);
+    assert_eq!(
+        answer["session_indexes"].as_array().unwrap().len(),
+        1,
+        "{answer:#}"
+    );
+    let back = answer["url"].as_str().unwrap();
+    assert!(
+        back.starts_with(&format!("{}/saml/{acme_id}/slo?", server.base)),
+        "{back}"
+    );
+    let r = http.get(back).send().unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", server.log_text());
+    assert!(r.text().unwrap().contains("signed out"));
+    // A LogoutRequest Gatehouse did not sign is refused by pysaml2.
+    let tampered = to_idp.replacen("SAMLRequest=", "SAMLRequest=A", 1);
+    let out = python(&[
+        peers_dir().join("idp.py").to_str().unwrap(),
+        "logout-answer",
+        "--key-dir",
+        key_dir.to_str().unwrap(),
+        "--entity-id",
+        IDP_ENTITY_ID,
+        "--sso-url",
+        IDP_SSO_URL,
+        "--slo-url",
+        IDP_SLO_URL,
+        "--sp-metadata",
+        acme_sp.to_str().unwrap(),
+        "--logout-request-url",
+        &tampered,
+    ]);
+    assert!(!out.status.success());
+
+    // 2. The IdP logs the user out: pysaml2's signed LogoutRequest ends the session, and
+    // Gatehouse's signed LogoutResponse is accepted by pysaml2.
+    let sixth = authlib_login(&server, &app, &key_dir, &acme_sp, &[]);
+    let sixth_sid = sixth["id_token_claims"]["sid"].as_str().unwrap().to_owned();
+    let request = idp_logout(
+        &key_dir,
+        &acme_sp,
+        "logout-request",
+        &["--user", "alice@acme.test"],
+    );
+    let r = http.get(request["url"].as_str().unwrap()).send().unwrap();
+    assert_eq!(r.status(), StatusCode::FOUND, "{}", server.log_text());
+    let reply = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(reply.starts_with(IDP_SLO_URL), "{reply}");
+    let checked = idp_logout(
+        &key_dir,
+        &acme_sp,
+        "check-logout-response",
+        &["--logout-response-url", &reply],
+    );
+    assert_eq!(
+        checked["status"], "urn:oasis:names:tc:SAML:2.0:status:Success",
+        "{checked:#}"
+    );
+    assert_eq!(checked["in_response_to"], request["request_id"]);
+    assert_eq!(checked["relay_state"], "idp-rs");
+    assert_eq!(checked["signature_checked"], true);
+    let sessions = admin.get(&format!("/users/{sub}/sessions"));
+    let sixth_session = sessions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == sixth_sid.as_str())
+        .unwrap();
+    assert!(!sixth_session["revoked_at"].is_null(), "{sessions:#}");
+    let reasons: Vec<Value> = admin
+        .get("/tenants/acme/events?limit=1000")
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "session.revoked")
+        .map(|e| e["data"]["reason"].clone())
+        .collect();
+    assert!(
+        reasons.contains(&json!("logout")) && reasons.contains(&json!("idp_logout")),
+        "{reasons:?}"
+    );
     drop(server);
     drop(db);
 }
