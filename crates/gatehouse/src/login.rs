@@ -699,6 +699,18 @@ impl Gatehouse {
             },
         )
         .map_err(|e| LoginStep::Error(e.into()))?;
+        self.audit(
+            conn,
+            call,
+            &tenant.id,
+            Some(&user.id),
+            AuditEvent::SessionCreated {
+                session_id: ids.session_id.to_owned(),
+                user_id: user.id.clone(),
+                expires_at: chrono::DateTime::from_timestamp(expires_at, 0).unwrap_or(call.now),
+            },
+        )
+        .map_err(LoginStep::Error)?;
         queries::insert_auth_code(
             conn,
             &models::AuthCode {

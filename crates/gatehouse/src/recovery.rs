@@ -255,6 +255,17 @@ impl Gatehouse {
                     idp_name_id_json: None,
                 },
             )?;
+            self.audit(
+                conn,
+                call,
+                &tenant.id,
+                Some(&user.id),
+                AuditEvent::SessionCreated {
+                    session_id: session_id.clone(),
+                    user_id: user.id.clone(),
+                    expires_at: call.now + chrono::Duration::seconds(tenant.session_lifetime_secs),
+                },
+            )?;
             queries::insert_auth_code(
                 conn,
                 &models::AuthCode {

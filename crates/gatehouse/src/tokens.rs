@@ -425,7 +425,23 @@ impl Gatehouse {
                 tracing::warn!(correlation_id = %call.correlation_id, session_id = %row.session_id, "rotated refresh token presented again; session revoked");
                 return Ok(Err(bad_grant("refresh token already used")));
             }
-            Ok(self.mint_tokens(conn, call, &client.id, &row.session_id, None, &row.scope, &access_token))
+            let minted = self.mint_tokens(conn, call, &client.id, &row.session_id, None, &row.scope, &access_token);
+            if minted.is_ok() {
+                if let Some(session) = queries::find_session(conn, &row.session_id)? {
+                    self.audit(
+                        conn,
+                        call,
+                        &session.tenant_id,
+                        Some(&session.user_id),
+                        audit::AuditEvent::SessionRefreshed {
+                            session_id: session.id.clone(),
+                            expires_at: chrono::DateTime::from_timestamp(session.expires_at, 0)
+                                .unwrap_or(call.now),
+                        },
+                    )?;
+                }
+            }
+            Ok(minted)
         });
         outcome?
     }

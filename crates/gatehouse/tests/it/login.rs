@@ -250,8 +250,9 @@ fn a_replayed_response_is_refused_and_audited() {
             .unwrap();
         let types: Vec<_> = events.iter().map(|e| e.event.event_type()).collect();
         assert_eq!(types, ["login.succeeded", "login.failed"], "{:?}", w.engine);
-        // tenant created, connection created, user created (JIT), login succeeded, login failed
-        assert_eq!(w.gh.verify_audit_chain("acme").unwrap(), Ok(5));
+        // tenant created, connection created, user created (JIT), session created, login
+        // succeeded, login failed
+        assert_eq!(w.gh.verify_audit_chain("acme").unwrap(), Ok(6));
     });
 }
 
@@ -977,6 +978,23 @@ fn refresh_tokens_rotate_and_a_reused_one_ends_the_session() {
                 .unwrap();
         assert_ne!(second.refresh_token, first.refresh_token);
         assert_ne!(second.access_token, first.access_token);
+        // The session's life is in the audit trail: created at login, refreshed now.
+        let sessions: Vec<&str> =
+            w.gh.audit_events(&AuditEventFilter {
+                tenant: "acme".into(),
+                event_type: Some("session.*".into()),
+                ..Default::default()
+            })
+            .unwrap()
+            .iter()
+            .map(|r| r.event.event_type())
+            .collect();
+        assert_eq!(
+            sessions,
+            ["session.created", "session.refreshed"],
+            "{:?}",
+            w.engine
+        );
         let intro =
             w.gh.introspect(&op(t0()), &secret(w), &second.access_token)
                 .unwrap();
