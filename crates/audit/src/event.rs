@@ -104,6 +104,11 @@ pub enum AuditEvent {
         user_id: String,
         /// Session opened.
         session_id: String,
+        /// Authentication methods as asserted upstream (RFC 8176 values derived from the
+        /// AuthnContextClassRef). Omitted when empty, so records written before the field
+        /// existed keep their hashes.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        amr: Vec<String>,
     },
     /// A sign-in was refused.
     #[serde(rename = "login.failed")]

@@ -26,6 +26,7 @@ fn sample_events() -> Vec<AuditEvent> {
             subject: "alice@acme.com".into(),
             user_id: "u_1".into(),
             session_id: "s_1".into(),
+            amr: vec!["pwd".into()],
         },
         AuditEvent::LoginFailed {
             reason_code: "signature_invalid".into(),
@@ -154,7 +155,7 @@ fn every_event_type_serializes_as_pinned() {
         doc.push('\n');
     }
     expect![[r#"
-        {"type":"login.succeeded","connection_id":"conn_okta","subject":"alice@acme.com","user_id":"u_1","session_id":"s_1"}
+        {"type":"login.succeeded","connection_id":"conn_okta","subject":"alice@acme.com","user_id":"u_1","session_id":"s_1","amr":["pwd"]}
         {"type":"login.failed","reason_code":"signature_invalid","connection_id":"conn_okta","subject":null}
         {"type":"session.created","session_id":"s_1","user_id":"u_1","expires_at":"2026-11-23T18:00:00.000000Z"}
         {"type":"session.refreshed","session_id":"s_1","expires_at":"2026-11-23T19:00:00.000000Z"}
@@ -178,8 +179,8 @@ fn every_event_type_serializes_as_pinned() {
 fn record_wire_form_canonical_bytes_and_hash_are_pinned() {
     let chain = chain_of(sample_events()[..2].to_vec());
     let r = &chain[1];
-    expect![[r#"{"tenant_id":"acme","seq":2,"at":"2026-11-23T10:00:01.123456Z","actor":{"kind":"operator","id":"op_1"},"target":"u_1","correlation_id":"req-1","event":{"type":"login.failed","reason_code":"signature_invalid","connection_id":"conn_okta","subject":null},"schema_version":1,"prev_hash":"1a57383d2345a454a6c9319295344af43b9310f00c5d528a9ffb126b46afa6d6","hash":"90535a19512d7c02c3c3455557764e6523e34c366ac56073a17f3a6aa8e23add"}"#]].assert_eq(&r.to_json().unwrap());
-    expect![[r#"{"actor":{"id":"op_1","kind":"operator"},"at":"2026-11-23T10:00:01.123456Z","correlation_id":"req-1","event":{"connection_id":"conn_okta","reason_code":"signature_invalid","subject":null,"type":"login.failed"},"prev_hash":"1a57383d2345a454a6c9319295344af43b9310f00c5d528a9ffb126b46afa6d6","schema_version":1,"seq":2,"target":"u_1","tenant_id":"acme"}"#]].assert_eq(&String::from_utf8(r.canonical_bytes().unwrap()).unwrap());
+    expect![[r#"{"tenant_id":"acme","seq":2,"at":"2026-11-23T10:00:01.123456Z","actor":{"kind":"operator","id":"op_1"},"target":"u_1","correlation_id":"req-1","event":{"type":"login.failed","reason_code":"signature_invalid","connection_id":"conn_okta","subject":null},"schema_version":1,"prev_hash":"2b6ff539672ba89146eeb541ec4fb1ec3103491312f67580aafbb05e52a5de49","hash":"a5463278ebc01f5d89c29f6fac6f53405e9cee3ee75cc43d7e56b4d0ddee3b85"}"#]].assert_eq(&r.to_json().unwrap());
+    expect![[r#"{"actor":{"id":"op_1","kind":"operator"},"at":"2026-11-23T10:00:01.123456Z","correlation_id":"req-1","event":{"connection_id":"conn_okta","reason_code":"signature_invalid","subject":null,"type":"login.failed"},"prev_hash":"2b6ff539672ba89146eeb541ec4fb1ec3103491312f67580aafbb05e52a5de49","schema_version":1,"seq":2,"target":"u_1","tenant_id":"acme"}"#]].assert_eq(&String::from_utf8(r.canonical_bytes().unwrap()).unwrap());
     assert_eq!(chain[0].prev_hash, GENESIS_HASH);
     assert_eq!(r.prev_hash, chain[0].hash);
     assert_eq!(r.hash.len(), 64);

@@ -736,6 +736,7 @@ impl Gatehouse {
                 subject: identity.subject.clone(),
                 user_id: user.id.clone(),
                 session_id: ids.session_id.to_owned(),
+                amr: identity.authn.amr.clone(),
             },
         )
         .map_err(LoginStep::Error)?;

@@ -570,6 +570,7 @@ fn run_engine(engine: Engine) {
     assert_eq!(succeeded.len(), 4, "{events:#?}");
     for e in &succeeded {
         assert_eq!(e["event"]["subject"], "alice@acme.test");
+        assert_eq!(e["event"]["amr"], json!(["pwd"]), "{e:#}");
         assert_eq!(e["event"]["user_id"], sub);
         assert_eq!(e["event"]["connection_id"], acme_id.as_str());
     }
