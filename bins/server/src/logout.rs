@@ -2,7 +2,7 @@
 //! connection's SingleLogoutService (`/saml/{connection}/slo`, HTTP-Redirect and HTTP-POST).
 
 use crate::error::{page, HttpError, Surface};
-use crate::oauth::form_pairs;
+use crate::oauth::{form_pairs, post_binding_page};
 use crate::{correlation_id, run, Facade};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -30,17 +30,7 @@ fn respond(outcome: LogoutOutcome) -> HttpResponse {
             .insert_header((header::LOCATION, url))
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .finish(),
-        LogoutOutcome::PostForm(html) => HttpResponse::Ok()
-            .content_type("text/html; charset=utf-8")
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .insert_header((
-                header::CONTENT_SECURITY_POLICY,
-                format!(
-                    "default-src 'none'; script-src {}; form-action *",
-                    saml_core::authn_request::post_form_script_csp_hash()
-                ),
-            ))
-            .body(html),
+        LogoutOutcome::PostForm(html) => post_binding_page(html),
         LogoutOutcome::SignedOut => HttpResponse::Ok()
             .content_type("text/html; charset=utf-8")
             .insert_header((header::CACHE_CONTROL, "no-store"))

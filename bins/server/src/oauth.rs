@@ -96,21 +96,27 @@ async fn authorize(req: HttpRequest, gh: Facade, raw: Vec<u8>) -> Result<HttpRes
         AuthorizeOutcome::Redirect(url) => HttpResponse::Found()
             .insert_header((header::LOCATION, url))
             .finish(),
-        AuthorizeOutcome::PostForm(html) => HttpResponse::Ok()
-            .content_type("text/html; charset=utf-8")
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .insert_header((
-                header::CONTENT_SECURITY_POLICY,
-                format!(
-                    "default-src 'none'; script-src {}; form-action *",
-                    saml_core::authn_request::post_form_script_csp_hash()
-                ),
-            ))
-            .body(html),
+        AuthorizeOutcome::PostForm(html) => post_binding_page(html),
         AuthorizeOutcome::AskForEmail => HttpResponse::Ok()
             .content_type("text/html; charset=utf-8")
             .body(email_page(&pairs)),
     })
+}
+
+/// A SAML HTTP-POST binding page (auto-submitting form), with a CSP that allows only its one
+/// script, by hash.
+pub fn post_binding_page(html: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            format!(
+                "default-src 'none'; script-src {}; form-action *",
+                saml_core::authn_request::post_form_script_csp_hash()
+            ),
+        ))
+        .body(html)
 }
 
 /// Home-realm discovery: the user's e-mail domain picks the tenant.

@@ -124,6 +124,20 @@ pub struct OperatorTokenView {
     pub revoked: bool,
 }
 
+/// A tenant (id or slug) and one of its users; another tenant's user id is "not found".
+pub(crate) fn tenant_user(
+    conn: &mut storage::Conn,
+    tenant: &str,
+    user_id: &str,
+) -> Result<(models::Tenant, models::User)> {
+    let t =
+        queries::find_tenant(conn, tenant)?.ok_or(GatehouseError::NotFound { what: "tenant" })?;
+    let user = queries::find_user(conn, user_id)?
+        .filter(|u| u.tenant_id == t.id)
+        .ok_or(GatehouseError::NotFound { what: "user" })?;
+    Ok((t, user))
+}
+
 pub(crate) fn rfc3339(secs: i64) -> String {
     chrono::DateTime::from_timestamp(secs, 0)
         .map(|t| t.to_rfc3339())

@@ -674,8 +674,9 @@ impl Gatehouse {
             Err(code) => return Err(LoginStep::Refused(code)),
         }
         let expires_at = now + tenant.session_lifetime_secs;
-        queries::insert_session(
+        self.open_session(
             conn,
+            call,
             &models::Session {
                 id: ids.session_id.to_owned(),
                 user_id: user.id.clone(),
@@ -696,18 +697,6 @@ impl Gatehouse {
                 revoked_reason: None,
                 idp_name_id: Some(ids.idp_name_id.0.to_owned()),
                 idp_name_id_json: Some(ids.idp_name_id.1.to_owned()),
-            },
-        )
-        .map_err(|e| LoginStep::Error(e.into()))?;
-        self.audit(
-            conn,
-            call,
-            &tenant.id,
-            Some(&user.id),
-            AuditEvent::SessionCreated {
-                session_id: ids.session_id.to_owned(),
-                user_id: user.id.clone(),
-                expires_at: chrono::DateTime::from_timestamp(expires_at, 0).unwrap_or(call.now),
             },
         )
         .map_err(LoginStep::Error)?;
@@ -741,6 +730,30 @@ impl Gatehouse {
         )
         .map_err(LoginStep::Error)?;
         Ok(())
+    }
+}
+
+impl Gatehouse {
+    /// Store a new session and its `session.created` audit record (every way of signing in).
+    pub(crate) fn open_session(
+        &self,
+        conn: &mut storage::Conn,
+        call: &Call,
+        session: &models::Session,
+    ) -> Result<()> {
+        queries::insert_session(conn, session)?;
+        self.audit(
+            conn,
+            call,
+            &session.tenant_id,
+            Some(&session.user_id),
+            AuditEvent::SessionCreated {
+                session_id: session.id.clone(),
+                user_id: session.user_id.clone(),
+                expires_at: chrono::DateTime::from_timestamp(session.expires_at, 0)
+                    .unwrap_or(call.now),
+            },
+        )
     }
 }
 

@@ -69,7 +69,7 @@ impl Gatehouse {
         user_id: &str,
     ) -> Result<RecoveryAdminView> {
         self.store.transaction(|conn| {
-            let (t, user) = tenant_user(conn, tenant, user_id)?;
+            let (t, user) = crate::admin::tenant_user(conn, tenant, user_id)?;
             queries::put_recovery_admin(
                 conn,
                 &models::RecoveryAdmin {
@@ -140,7 +140,7 @@ impl Gatehouse {
         let id = format!("rcl_{}", self.random_hex(12));
         let expires_at = call.now + chrono::Duration::seconds(ttl);
         self.store.transaction(|conn| {
-            let (t, user) = tenant_user(conn, tenant, &input.user_id)?;
+            let (t, user) = crate::admin::tenant_user(conn, tenant, &input.user_id)?;
             if queries::find_recovery_admin(conn, &t.id, &user.id)?.is_none() {
                 return Err(GatehouseError::invalid(
                     "user_id",
@@ -235,8 +235,9 @@ impl Gatehouse {
                 return fail("recovery_link_used");
             }
             let now = call.now.timestamp();
-            queries::insert_session(
+            self.open_session(
                 conn,
+                call,
                 &models::Session {
                     id: session_id.clone(),
                     user_id: user.id.clone(),
@@ -253,17 +254,6 @@ impl Gatehouse {
                     revoked_reason: None,
                     idp_name_id: None,
                     idp_name_id_json: None,
-                },
-            )?;
-            self.audit(
-                conn,
-                call,
-                &tenant.id,
-                Some(&user.id),
-                AuditEvent::SessionCreated {
-                    session_id: session_id.clone(),
-                    user_id: user.id.clone(),
-                    expires_at: call.now + chrono::Duration::seconds(tenant.session_lifetime_secs),
                 },
             )?;
             queries::insert_auth_code(
@@ -336,17 +326,4 @@ fn view(row: models::RecoveryAdmin, email: Option<String>) -> RecoveryAdminView 
         email,
         designated_at: crate::admin::rfc3339(row.designated_at),
     }
-}
-
-fn tenant_user(
-    conn: &mut storage::Conn,
-    tenant: &str,
-    user_id: &str,
-) -> Result<(models::Tenant, models::User)> {
-    let t =
-        queries::find_tenant(conn, tenant)?.ok_or(GatehouseError::NotFound { what: "tenant" })?;
-    let user = queries::find_user(conn, user_id)?
-        .filter(|u| u.tenant_id == t.id)
-        .ok_or(GatehouseError::NotFound { what: "user" })?;
-    Ok((t, user))
 }

@@ -155,17 +155,13 @@ fn managed_by(idp: bool) -> &'static str {
     }
 }
 
-/// The user (of this tenant: another tenant's id is "not found") and whether the tenant has rules.
+/// The user (of this tenant) and whether the tenant has rules.
 fn tenant_user(
     conn: &mut storage::Conn,
     tenant: &str,
     user_id: &str,
 ) -> Result<(models::User, bool)> {
-    let t =
-        queries::find_tenant(conn, tenant)?.ok_or(GatehouseError::NotFound { what: "tenant" })?;
-    let user = queries::find_user(conn, user_id)?
-        .filter(|u| u.tenant_id == t.id)
-        .ok_or(GatehouseError::NotFound { what: "user" })?;
+    let (t, user) = crate::admin::tenant_user(conn, tenant, user_id)?;
     let has_rules = queries::find_role_ruleset(conn, &t.id)?.is_some();
     Ok((user, has_rules))
 }
