@@ -92,7 +92,11 @@ impl HttpError {
             GatehouseError::Unauthorized => "a valid operator bearer token is required".into(),
             GatehouseError::OAuth { description, .. } => description.clone(),
             GatehouseError::Scim { detail, .. } => detail.clone(),
-            GatehouseError::LoginFailed { .. } => "sign-in could not be completed".into(),
+            GatehouseError::LoginFailed { reason_code, .. } => {
+                gatehouse::access_refusal_message(reason_code)
+                    .unwrap_or("sign-in could not be completed")
+                    .into()
+            }
             GatehouseError::Storage(_) => "the service is temporarily unavailable".into(),
             _ => "internal error".into(),
         }

@@ -45,6 +45,8 @@ pub enum ChangeSource {
     Scim,
     /// An operator through the admin API or CLI.
     Admin,
+    /// The IdP's assertion at a sign-in (names, e-mail, groups follow the IdP at every login).
+    Login,
     /// Gatehouse itself (expiry sweeps, policy).
     System,
 }
@@ -63,6 +65,9 @@ pub enum SessionEndReason {
     Revoked,
     /// The user was deactivated or deleted.
     UserDeactivated,
+    /// A rotated refresh token was presented again: it was copied, so the session it belongs
+    /// to is no longer trusted.
+    RefreshTokenReuse,
 }
 
 /// What happened to a configuration object.

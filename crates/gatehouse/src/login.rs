@@ -557,7 +557,10 @@ impl Gatehouse {
                     reason_code: code,
                     subject: Some(subject.clone()),
                     detail: String::new(),
-                    app_error: None,
+                    // A policy decision about this person goes back to the app as OIDC's
+                    // `access_denied`, with the reason the person can act on.
+                    app_error: access_refusal_message(code)
+                        .and_then(|message| to_app("access_denied", message)),
                 },
                 LoginStep::Error(e) => storage_fail(e),
             })
@@ -619,14 +622,47 @@ impl Gatehouse {
                 if !user.active {
                     return Err(LoginStep::Refused("user_deactivated"));
                 }
-                // Names, e-mail and groups follow the IdP at every login.
-                user.email = identity.email.clone();
-                user.first_name = identity.first_name.clone();
-                user.last_name = identity.last_name.clone();
-                user.groups = groups;
-                user.attributes = attributes;
-                user.updated_at = now;
-                queries::update_user(conn, &user).map_err(|e| LoginStep::Error(e.into()))?;
+                // Names, e-mail, groups and attributes follow the IdP at every login; a change is
+                // a `user.updated` record and event like any other, and an unchanged profile
+                // costs no write.
+                let mut changed_fields = Vec::new();
+                let mut follow =
+                    |field: &str, stored: &mut Option<String>, asserted: &Option<String>| {
+                        if stored != asserted {
+                            stored.clone_from(asserted);
+                            changed_fields.push(field.to_owned());
+                        }
+                    };
+                follow("email", &mut user.email, &identity.email);
+                follow("first_name", &mut user.first_name, &identity.first_name);
+                follow("last_name", &mut user.last_name, &identity.last_name);
+                if user.groups != groups {
+                    user.groups = groups;
+                    changed_fields.push("groups".to_owned());
+                }
+                if user.attributes != attributes {
+                    user.attributes = attributes;
+                    changed_fields.push("attributes".to_owned());
+                }
+                if !changed_fields.is_empty() {
+                    user.updated_at = now;
+                    queries::update_user(conn, &user).map_err(|e| LoginStep::Error(e.into()))?;
+                    self.audit(
+                        conn,
+                        call,
+                        &tenant.id,
+                        Some(&user.id),
+                        AuditEvent::UserUpdated {
+                            user_id: user.id.clone(),
+                            source: audit::ChangeSource::Login,
+                            changed_fields: changed_fields.clone(),
+                        },
+                    )
+                    .map_err(LoginStep::Error)?;
+                    let data = serde_json::json!({ "user_id": user.id, "source": "login", "changed_fields": changed_fields });
+                    self.emit(conn, call, &tenant.id, "user.updated", data)
+                        .map_err(LoginStep::Error)?;
+                }
                 user
             }
             None if !connection.jit_enabled => return Err(LoginStep::Refused("jit_disabled")),
@@ -663,6 +699,9 @@ impl Gatehouse {
                     },
                 )
                 .map_err(LoginStep::Error)?;
+                let data = serde_json::json!({ "user_id": user.id, "source": "jit" });
+                self.emit(conn, call, &tenant.id, "user.created", data)
+                    .map_err(LoginStep::Error)?;
                 user
             }
         };
@@ -754,6 +793,27 @@ impl Gatehouse {
                     .unwrap_or(call.now),
             },
         )
+    }
+}
+
+/// What a person is told when their IdP vouched for them but this deployment's policy refuses
+/// them access (`None` for every other login failure, which gets the generic message). These are
+/// decisions about the person, not faults: naming the decision tells them what to ask their IT
+/// admin for, and reveals nothing an attacker holding a valid assertion does not already know.
+pub fn access_refusal_message(reason_code: &str) -> Option<&'static str> {
+    match reason_code {
+        "jit_disabled" => Some(
+            "your organization has not set up an account for you in this application; \
+             ask your IT administrator to assign you to it",
+        ),
+        "no_role_mapping" => Some(
+            "your organization has not granted you a role in this application; \
+             ask your IT administrator to add you to a group that grants access",
+        ),
+        "user_deactivated" => {
+            Some("your account for this application is deactivated; contact your IT administrator")
+        }
+        _ => None,
     }
 }
 

@@ -421,7 +421,10 @@ impl Gatehouse {
                 return Ok(Err(bad_grant("refresh token was issued to another client")));
             }
             if !fresh {
-                queries::revoke_session(conn, &row.session_id, call.now.timestamp(), "refresh_token_reuse")?;
+                // Through the one revocation mechanism: audited, announced, back-channel logout.
+                if let Some(session) = queries::find_session(conn, &row.session_id)? {
+                    self.end_sessions(conn, call, vec![session], audit::SessionEndReason::RefreshTokenReuse, "refresh_token_reuse")?;
+                }
                 tracing::warn!(correlation_id = %call.correlation_id, session_id = %row.session_id, "rotated refresh token presented again; session revoked");
                 return Ok(Err(bad_grant("refresh token already used")));
             }

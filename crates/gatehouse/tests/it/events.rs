@@ -287,11 +287,13 @@ fn user_of(w: &World, session_id: &str) -> String {
 fn revocation_is_immediate_and_the_app_gets_a_verifiable_logout_token_and_a_signed_webhook() {
     for engine in ENGINES {
         let w = world(engine, true);
+        // Alice's first login (JIT: a `user.created` event) happens before the endpoint exists,
+        // so the endpoint sees only what follows.
+        let (tokens, sid) = login(&w, "alice@acme.test");
         let hook =
             w.gh.create_webhook_endpoint(&op(), Some("acme"), &w.rx.url("/hooks"))
                 .unwrap();
         assert!(hook.secret.starts_with("whsec_"));
-        let (tokens, sid) = login(&w, "alice@acme.test");
         let user_id = user_of(&w, &sid);
         assert!(active(&w, &tokens));
         let sessions = w.gh.list_user_sessions(&user_id).unwrap();
@@ -361,10 +363,10 @@ fn revocation_is_immediate_and_the_app_gets_a_verifiable_logout_token_and_a_sign
         // The events API holds the same event, from a cursor; the audit chain has the record.
         let events = w.gh.events_since("acme", 0, 100).unwrap();
         let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
-        assert_eq!(types, ["session.revoked"], "{engine:?}");
-        assert_eq!(events[0].seq, 1);
-        assert_eq!(serde_json::to_value(&events[0]).unwrap(), event);
-        assert!(w.gh.events_since("acme", 1, 100).unwrap().is_empty());
+        assert_eq!(types, ["user.created", "session.revoked"], "{engine:?}");
+        assert_eq!(events[1].seq, 2);
+        assert_eq!(serde_json::to_value(&events[1]).unwrap(), event);
+        assert!(w.gh.events_since("acme", 2, 100).unwrap().is_empty());
         let audit =
             w.gh.audit_events(&AuditEventFilter {
                 tenant: "acme".into(),
@@ -429,16 +431,23 @@ fn scim_deactivation_revokes_through_the_same_mechanism() {
 
         let events = w.gh.events_since("acme", 0, 100).unwrap();
         let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+        // The login brought the IdP's names to the SCIM-made user: `user.updated`.
         assert_eq!(
             types,
-            ["user.created", "user.deactivated", "session.revoked"],
+            [
+                "user.created",
+                "user.updated",
+                "user.deactivated",
+                "session.revoked"
+            ],
             "{engine:?}"
         );
-        assert_eq!(events[2].data["reason"], "user_deactivated");
+        assert_eq!(events[1].data["source"], "login");
+        assert_eq!(events[3].data["reason"], "user_deactivated");
         let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
-        assert_eq!(seqs, [1, 2, 3]);
+        assert_eq!(seqs, [1, 2, 3, 4]);
         // Paging with the cursor.
-        let page = w.gh.events_since("acme", 1, 1).unwrap();
+        let page = w.gh.events_since("acme", 2, 1).unwrap();
         assert_eq!(page.len(), 1);
         assert_eq!(page[0].event_type, "user.deactivated");
     }
@@ -461,11 +470,11 @@ fn delivery_rows(w: &World) -> Vec<storage::models::Delivery> {
 fn a_failing_receiver_is_retried_with_backoff_and_later_events_wait_their_turn() {
     for engine in ENGINES {
         let w = world(engine, false);
+        let (_, first) = login(&w, "alice@acme.test");
+        login(&w, "alice@acme.test");
         let hook =
             w.gh.create_webhook_endpoint(&op(), None, &w.rx.url("/hooks"))
                 .unwrap();
-        let (_, first) = login(&w, "alice@acme.test");
-        login(&w, "alice@acme.test");
         let user = user_of(&w, &first);
         let ended = w.gh.revoke_user_sessions(&op(), &user, "").unwrap();
         assert_eq!(ended.len(), 2);

@@ -3,7 +3,7 @@
 //! `TestIdentityProvider` with its own key; its responses go through the production validator.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-use crate::support::{facade, idp, next_seed, t0, REDIRECT};
+use crate::support::{facade, idp, next_seed, refused_to_app, t0, REDIRECT};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
@@ -876,7 +876,7 @@ fn a_deny_policy_refuses_people_no_rule_matches_and_creates_nobody() {
         });
         let r =
             w.gh.acs(&browser(t0()), &w.connection.id, &resp, relay.as_deref());
-        assert_eq!(login_failure(w, r), "no_role_mapping");
+        assert_eq!(refused_to_app(r), "no_role_mapping");
         let created =
             w.gh.audit_events(&AuditEventFilter {
                 tenant: "acme".into(),
@@ -909,7 +909,7 @@ fn with_jit_off_only_known_users_may_sign_in() {
         let (resp, relay) = idp_answer(w, &authorize(w, &[]), "dave@acme.test", |_| {});
         let r =
             w.gh.acs(&browser(t0()), &w.connection.id, &resp, relay.as_deref());
-        assert_eq!(login_failure(w, r), "jit_disabled");
+        assert_eq!(refused_to_app(r), "jit_disabled");
         // An operator pre-provisions Erin (admin API / CLI): her first login links to that user.
         let erin =
             w.gh.provision_user(
@@ -1046,6 +1046,61 @@ fn refresh_tokens_rotate_and_a_reused_one_ends_the_session() {
                 .is_err(),
             "the session is over"
         );
+        // It ended through the one revocation mechanism: audited with its reason, announced.
+        let ended =
+            w.gh.audit_events(&AuditEventFilter {
+                tenant: "acme".into(),
+                event_type: Some("session.terminated".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(ended.len(), 1, "{:?}", w.engine);
+        assert_eq!(
+            serde_json::to_value(&ended[0].event).unwrap()["reason"],
+            "refresh_token_reuse"
+        );
+        let revoked: Vec<_> =
+            w.gh.events_since("acme", 0, 100)
+                .unwrap()
+                .into_iter()
+                .filter(|e| e.event_type == "session.revoked")
+                .collect();
+        assert_eq!(revoked.len(), 1, "{:?}", w.engine);
+        assert_eq!(revoked[0].data["reason"], "refresh_token_reuse");
+    });
+}
+
+#[test]
+fn a_jit_user_and_a_changed_profile_at_login_are_events_to_the_app() {
+    each(|w| {
+        login(w);
+        login(w); // the same profile again: nothing changed, nothing to say
+        let events = w.gh.events_since("acme", 0, 100).unwrap();
+        let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+        assert_eq!(types, ["user.created"], "{:?}", w.engine);
+        assert_eq!(events[0].data["source"], "jit");
+        let (resp, relay) = idp_answer(w, &authorize(w, &[]), "alice@acme.test", |p| {
+            p.attributes.retain(|(n, _)| n != "groups");
+            p.attributes.push(("groups".into(), vec!["Renamed".into()]));
+        });
+        w.gh.acs(&browser(t0()), &w.connection.id, &resp, relay.as_deref())
+            .unwrap();
+        let events = w.gh.events_since("acme", 1, 100).unwrap();
+        assert_eq!(events.len(), 1, "{:?}", w.engine);
+        assert_eq!(events[0].event_type, "user.updated");
+        assert_eq!(events[0].data["source"], "login");
+        assert_eq!(
+            events[0].data["changed_fields"],
+            serde_json::json!(["groups", "attributes"])
+        );
+        let updated =
+            w.gh.audit_events(&AuditEventFilter {
+                tenant: "acme".into(),
+                event_type: Some("user.updated".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(updated.len(), 1, "{:?}", w.engine);
     });
 }
 

@@ -41,3 +41,20 @@ pub fn facade(db: &TestDatabase, seed: u64) -> Gatehouse {
         Box::new(FixedEntropy::new(seed)),
     )
 }
+
+/// The reason code of a sign-in the deployment's policy refused, asserting the app was told
+/// with OIDC `access_denied` and the sentence the person can act on.
+pub fn refused_to_app(result: gatehouse::Result<gatehouse::LoginCompleted>) -> &'static str {
+    match result {
+        Err(gatehouse::GatehouseError::OAuthRedirect {
+            error, description, ..
+        }) => {
+            assert_eq!(error, "access_denied");
+            ["jit_disabled", "no_role_mapping", "user_deactivated"]
+                .into_iter()
+                .find(|code| gatehouse::access_refusal_message(code) == Some(description.as_str()))
+                .unwrap_or_else(|| panic!("unexpected description {description:?}"))
+        }
+        other => panic!("expected access_denied to the app, got {other:?}"),
+    }
+}
