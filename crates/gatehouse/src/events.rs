@@ -597,7 +597,7 @@ impl Gatehouse {
                     let data: Value =
                         serde_json::from_str(&event.payload).map_err(GatehouseError::internal)?;
                     let field = |k: &str| data.get(k).and_then(Value::as_str).map(str::to_owned);
-                    let key = self.active_signing_key(conn)?;
+                    let key = self.active_signing_key(conn, call)?;
                     let claims = self
                         .with_entropy(|e| {
                             oidc_core::claims::LogoutTokenClaims::new(

@@ -367,11 +367,12 @@ impl Gatehouse {
             detail,
             app_error: None,
         };
-        // One read transaction for the connection and the flow its RelayState names.
+        // One read (no transaction: the flow is consumed, and so re-checked, inside the login
+        // transaction) for the connection and the flow its RelayState names.
         let relay_state = relay_state.filter(|r| r.len() <= 80);
         let (row, flow) = self
             .store
-            .transaction(|conn| {
+            .read(|conn| {
                 let row = queries::find_saml_connection(conn, connection_id)?;
                 let flow = match (&row, relay_state) {
                     (Some(_), Some(r)) => queries::find_login_flow(conn, r)?,

@@ -84,7 +84,15 @@ pub struct TokenResponse {
 #[derive(Default)]
 pub(crate) struct KeyCache {
     keys: Mutex<HashMap<String, SigningKey>>,
+    /// Which key signs, and when that was read: re-read at most every
+    /// [`ACTIVE_KEY_RECHECK_SECS`] instead of listing every key for every token. A rotation made
+    /// on another replica is picked up within that time; meanwhile this one signs with the key
+    /// just retired, which stays published in the JWKS for a day, so its tokens still verify.
+    active: Mutex<Option<(String, i64)>>,
 }
+
+/// How long a replica keeps signing with the key it last saw active.
+const ACTIVE_KEY_RECHECK_SECS: i64 = 30;
 
 /// A token-signing key as the admin API lists it.
 #[derive(Debug, Clone, Serialize)]
@@ -162,6 +170,10 @@ impl Gatehouse {
                 },
             )
         })?;
+        // This replica signs with the new key from now on.
+        if let Ok(mut active) = self.key_cache.active.lock() {
+            *active = None;
+        }
         Ok(kid)
     }
 
@@ -191,7 +203,26 @@ impl Gatehouse {
         Ok(Jwks::from_signing_keys(keys.iter()).to_json())
     }
 
-    pub(crate) fn active_signing_key(&self, conn: &mut storage::Conn) -> Result<SigningKey> {
+    pub(crate) fn active_signing_key(
+        &self,
+        conn: &mut storage::Conn,
+        call: &Call,
+    ) -> Result<SigningKey> {
+        let now = call.now.timestamp();
+        let recent = match self.key_cache.active.lock() {
+            Ok(active) => active
+                .as_ref()
+                .filter(|(_, read_at)| (0..ACTIVE_KEY_RECHECK_SECS).contains(&(now - read_at)))
+                .map(|(kid, _)| kid.clone()),
+            Err(_) => None,
+        };
+        if let Some(kid) = recent {
+            if let Ok(cache) = self.key_cache.keys.lock() {
+                if let Some(k) = cache.get(&kid) {
+                    return Ok(k.clone());
+                }
+            }
+        }
         let rows = queries::list_signing_keys(conn)?;
         let row = rows
             .iter()
@@ -199,7 +230,11 @@ impl Gatehouse {
             .ok_or_else(|| {
                 GatehouseError::internal("no active signing key; run `gatehouse keys rotate`")
             })?;
-        self.parsed_key(row)
+        let key = self.parsed_key(row)?;
+        if let Ok(mut active) = self.key_cache.active.lock() {
+            *active = Some((row.kid.clone(), now));
+        }
+        Ok(key)
     }
 
     /// The OpenID Provider discovery document.
@@ -358,7 +393,7 @@ impl Gatehouse {
         let (session, user, tenant) = self
             .live_session(conn, call, session_id)?
             .ok_or_else(|| GatehouseError::oauth("invalid_grant", "session ended"))?;
-        let key = self.active_signing_key(conn)?;
+        let key = self.active_signing_key(conn, call)?;
         // Grants are read now, so a refresh carries roles changed since the login.
         let grants = crate::roles::user_grants(conn, &user.id)?;
         let id_claims =
@@ -457,21 +492,16 @@ impl Gatehouse {
         call: &Call,
         session_id: &str,
     ) -> Result<Option<(models::Session, models::User, models::Tenant)>> {
-        let Some(session) = queries::find_session(conn, session_id)? else {
+        let Some((session, user, tenant)) = queries::find_session_user_tenant(conn, session_id)?
+        else {
             return Ok(None);
         };
-        if session.revoked_at.is_some() || session.expires_at <= call.now.timestamp() {
+        if session.revoked_at.is_some()
+            || session.expires_at <= call.now.timestamp()
+            || !user.active
+        {
             return Ok(None);
         }
-        let Some(user) = queries::find_user(conn, &session.user_id)? else {
-            return Ok(None);
-        };
-        if !user.active {
-            return Ok(None);
-        }
-        let Some(tenant) = queries::find_tenant(conn, &session.tenant_id)? else {
-            return Ok(None);
-        };
         Ok(Some((session, user, tenant)))
     }
 

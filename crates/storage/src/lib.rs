@@ -249,6 +249,23 @@ impl Store {
         })
     }
 
+    /// Run the read-only `f` on a pooled connection **without** a transaction: every statement
+    /// is its own snapshot, and the `BEGIN`/`COMMIT` round trips a transaction costs are saved
+    /// (they were half the statements of a SCIM lookup). Only for reads whose statements need
+    /// not see one snapshot; anything that writes, or must be consistent across statements,
+    /// uses [`Store::transaction`].
+    pub fn read<T, E>(&self, f: impl FnOnce(&mut Conn) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StorageError>,
+    {
+        let mut pooled = self.connection()?;
+        let result = f(&mut pooled.conn);
+        if result.is_err() && pooled.conn.batch_execute("SELECT 1").is_err() {
+            pooled.broken = true;
+        }
+        result
+    }
+
     /// Run `f` in one database transaction: committed if `f` returns `Ok`, rolled back otherwise
     /// (so a failed operation never leaves a partial write).
     pub fn transaction<T, E>(&self, f: impl FnOnce(&mut Conn) -> Result<T, E>) -> Result<T, E>

@@ -457,6 +457,22 @@ pub fn find_session(conn: &mut Conn, id: &str) -> Result<Option<Session>> {
     )
 }
 
+/// A session with its user and tenant, in one round trip (the token endpoint's hot path).
+pub fn find_session_user_tenant(
+    conn: &mut Conn,
+    id: &str,
+) -> Result<Option<(Session, User, Tenant)>> {
+    classify(
+        sessions::table
+            .inner_join(users::table.on(users::id.eq(sessions::user_id)))
+            .inner_join(tenants::table.on(tenants::id.eq(sessions::tenant_id)))
+            .filter(sessions::id.eq(id))
+            .select((Session::as_select(), User::as_select(), Tenant::as_select()))
+            .first(conn)
+            .optional(),
+    )
+}
+
 /// Revoke one session (no-op if already revoked); returns whether it changed.
 pub fn revoke_session(conn: &mut Conn, id: &str, at: i64, reason: &str) -> Result<bool> {
     let n = classify(

@@ -310,6 +310,7 @@ diesel::joinable!(group_members -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(access_tokens, sessions);
 diesel::allow_tables_to_appear_in_same_query!(scim_tokens, scim_directories);
 diesel::allow_tables_to_appear_in_same_query!(group_members, groups, users);
+diesel::allow_tables_to_appear_in_same_query!(sessions, users, tenants);
 
 diesel::table! {
     webhook_endpoints (id) {

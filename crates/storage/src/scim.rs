@@ -452,7 +452,6 @@ pub fn search_users(
         }
         Ok(q)
     };
-    let total: i64 = classify(build()?.count().get_result(conn))?;
     let mut q = build()?;
     q = match (page.sort_by, page.descending) {
         (Some(UserField::UserName), false) => q.order(users::user_name_lower.asc()),
@@ -477,7 +476,19 @@ pub fn search_users(
             .select(User::as_select())
             .load(conn),
     )?;
+    let total = match total_from_page(page, rows.len()) {
+        Some(total) => total,
+        None => classify(build()?.count().get_result(conn))?,
+    };
     Ok((total, rows))
+}
+
+/// The number of matches when the page itself shows it: a page that is not full and not past
+/// the end holds the last match. An IdP's `userName eq` lookup (0 or 1 row in a page of 100)
+/// then costs one query instead of a `COUNT(*)` and the page.
+fn total_from_page<F>(page: &Page<F>, rows: usize) -> Option<i64> {
+    let rows = i64::try_from(rows).ok()?;
+    (rows < page.limit && (rows > 0 || page.offset == 0)).then_some(page.offset + rows)
 }
 
 /// Write every column of a user only if its version is still `expected` (optimistic
@@ -619,7 +630,6 @@ pub fn search_groups(
         }
         Ok(q)
     };
-    let total: i64 = classify(build()?.count().get_result(conn))?;
     let mut q = build()?;
     q = match (page.sort_by, page.descending) {
         (Some(GroupField::DisplayName), false) => q.order(groups::display_name_lower.asc()),
@@ -640,6 +650,10 @@ pub fn search_groups(
             .select(Group::as_select())
             .load(conn),
     )?;
+    let total = match total_from_page(page, rows.len()) {
+        Some(total) => total,
+        None => classify(build()?.count().get_result(conn))?,
+    };
     Ok((total, rows))
 }
 
