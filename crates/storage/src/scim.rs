@@ -739,3 +739,43 @@ pub fn remove_user_memberships(conn: &mut Conn, user_id: &str) -> Result<Vec<Str
     )?;
     Ok(ids)
 }
+
+#[cfg(test)]
+mod total_from_page_tests {
+    use super::{total_from_page, Page, UserField};
+
+    fn page(offset: i64, limit: i64) -> Page<UserField> {
+        Page {
+            sort_by: None,
+            descending: false,
+            offset,
+            limit,
+        }
+    }
+
+    #[test]
+    fn a_page_that_is_not_full_shows_the_total_and_anything_else_needs_a_count() {
+        assert_eq!(
+            total_from_page(&page(0, 100), 0),
+            Some(0),
+            "nothing matches"
+        );
+        assert_eq!(
+            total_from_page(&page(0, 100), 1),
+            Some(1),
+            "userName eq hit"
+        );
+        assert_eq!(total_from_page(&page(200, 100), 7), Some(207), "last page");
+        assert_eq!(
+            total_from_page(&page(0, 100), 100),
+            None,
+            "full: more may follow"
+        );
+        assert_eq!(total_from_page(&page(200, 100), 0), None, "past the end");
+        assert_eq!(
+            total_from_page(&page(0, 0), 0),
+            None,
+            "count=0 asks only for the total"
+        );
+    }
+}
