@@ -118,6 +118,9 @@ impl StorageError {
 struct Manager {
     url: String,
     engine: Engine,
+    /// SQLite reader connections refuse writes (`PRAGMA query_only`), so a write that strays
+    /// into [`Store::read`] fails loudly instead of bypassing the single writer.
+    read_only: bool,
 }
 
 /// A pooled connection plus what we learned about its health. The pool does not ping before
@@ -169,6 +172,10 @@ impl Manager {
                      PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
                 )
                 .map_err(r2d2::Error::QueryError)?;
+                if self.read_only {
+                    conn.batch_execute("PRAGMA query_only = ON;")
+                        .map_err(r2d2::Error::QueryError)?;
+                }
                 Ok(AnyConnection::Sqlite(conn))
             }
         }
@@ -185,8 +192,16 @@ fn sqlite_path(url: &str) -> &str {
 #[derive(Clone)]
 pub struct Store {
     pool: r2d2::Pool<Manager>,
+    /// SQLite only: connections for [`Store::read`]. SQLite has one writer, so `pool` holds a
+    /// single connection; in WAL mode readers run beside it and see every committed write, so
+    /// reads get connections of their own instead of queueing behind writes. PostgreSQL reads
+    /// use `pool`.
+    readers: Option<r2d2::Pool<Manager>>,
     engine: Engine,
 }
+
+/// Reader connections of a SQLite store.
+const SQLITE_READERS: u32 = 4;
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -211,18 +226,31 @@ impl Store {
             Engine::Sqlite => 1,
             Engine::Postgres => size.max(1),
         };
-        let pool = r2d2::Pool::builder()
-            .max_size(size)
-            .connection_timeout(Duration::from_secs(30))
-            .test_on_check_out(false)
-            .build(Manager {
-                url: url.to_owned(),
-                engine,
-            })
-            .map_err(|e| StorageError::Unavailable {
-                detail: e.to_string(),
-            })?;
-        Ok(Store { pool, engine })
+        let build = |size: u32, read_only: bool| {
+            r2d2::Pool::builder()
+                .max_size(size)
+                .connection_timeout(Duration::from_secs(30))
+                .test_on_check_out(false)
+                .build(Manager {
+                    url: url.to_owned(),
+                    engine,
+                    read_only,
+                })
+                .map_err(|e| StorageError::Unavailable {
+                    detail: e.to_string(),
+                })
+        };
+        // The writer first: it creates the file and switches it to WAL before any reader opens.
+        let pool = build(size, false)?;
+        let readers = match engine {
+            Engine::Sqlite => Some(build(SQLITE_READERS, true)?),
+            Engine::Postgres => None,
+        };
+        Ok(Store {
+            pool,
+            readers,
+            engine,
+        })
     }
 
     /// Which engine this store talks to.
@@ -258,7 +286,12 @@ impl Store {
     where
         E: From<StorageError>,
     {
-        let mut pooled = self.connection()?;
+        let mut pooled = match &self.readers {
+            Some(readers) => readers.get().map_err(|e| StorageError::Unavailable {
+                detail: e.to_string(),
+            })?,
+            None => self.connection()?,
+        };
         let result = f(&mut pooled.conn);
         if result.is_err() && pooled.conn.batch_execute("SELECT 1").is_err() {
             pooled.broken = true;
