@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use gatehouse::os::now;
 use gatehouse::{
     AuditEventFilter, Call, GatehouseError, NewClient, NewSamlConnection, NewTenant,
-    SamlConnectionUpdate,
+    SamlConnectionUpdate, TenantUpdate,
 };
 use serde::Deserialize;
 
@@ -28,6 +28,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/tenants", web::get().to(list_tenants))
             .route("/tenants", web::post().to(create_tenant))
             .route("/tenants/{tenant}", web::get().to(show_tenant))
+            .route("/tenants/{tenant}", web::patch().to(update_tenant))
             .route("/tenants/{tenant}/domains", web::post().to(add_domain))
             .route(
                 "/tenants/{tenant}/saml-connections",
@@ -215,6 +216,19 @@ async fn show_tenant(
     let c = operator(&req, &gh).await?;
     Ok(ok(run(&gh, Surface::Admin, c, move |gh, _| {
         gh.show_tenant(&path)
+    })
+    .await?))
+}
+
+async fn update_tenant(
+    req: HttpRequest,
+    gh: Facade,
+    path: web::Path<String>,
+    body: web::Json<TenantUpdate>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    Ok(ok(run(&gh, Surface::Admin, c, move |gh, c| {
+        gh.update_tenant(c, &path, &body)
     })
     .await?))
 }

@@ -1,0 +1,329 @@
+//! The REST admin API over real HTTP against the `gatehouse-server` binary, on SQLite and
+//! PostgreSQL, for the routes the facade tests cover only below HTTP. Every refusal must be the
+//! admin error body — a stable `error` code, a message safe for an operator, the correlation
+//! id — and never database detail.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+use crate::support::{operator_token, Server};
+use reqwest::blocking::{Client, RequestBuilder};
+use reqwest::header::{HeaderMap, CONTENT_TYPE};
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use storage::testing::{TestDatabase, ENGINES};
+use storage::Engine;
+
+/// A server on a fresh database, an operator token, and a client that never follows redirects.
+struct Admin {
+    engine: Engine,
+    server: Server,
+    _db: TestDatabase,
+    op: String,
+    http: Client,
+}
+
+/// One answer: status, headers, the body as text.
+struct Answer {
+    status: u16,
+    headers: HeaderMap,
+    text: String,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|e| panic!("not JSON ({e}), status {}: {}", self.status, self.text))
+    }
+
+    fn header(&self, name: reqwest::header::HeaderName) -> &str {
+        self.headers
+            .get(&name)
+            .map(|v| v.to_str().unwrap())
+            .unwrap_or_default()
+    }
+}
+
+/// Words that would betray the storage engine or a query in an error message.
+const DATABASE_DETAIL: [&str; 8] = [
+    "diesel",
+    "sqlite",
+    "postgres",
+    "sql",
+    "constraint",
+    "duplicate key",
+    "violates",
+    "relation",
+];
+
+impl Admin {
+    fn start(engine: Engine) -> Admin {
+        let db = TestDatabase::new(engine).unwrap();
+        let op = operator_token(&db, "http://127.0.0.1:1");
+        let server = Server::start(&db.url, 0, None, &[]);
+        let http = Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Admin {
+            engine,
+            server,
+            _db: db,
+            op,
+            http,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/admin/v1{path}", self.server.base)
+    }
+
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .bearer_auth(&self.op)
+    }
+
+    fn send(&self, req: RequestBuilder) -> Answer {
+        let r = req.send().unwrap();
+        Answer {
+            status: r.status().as_u16(),
+            headers: r.headers().clone(),
+            text: r.text().unwrap(),
+        }
+    }
+
+    /// `method path` with an optional JSON body; the status must be `want`; the JSON answer.
+    fn json(&self, method: Method, path: &str, body: Option<Value>, want: u16) -> Value {
+        let mut req = self.request(method.clone(), path);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let a = self.send(req);
+        assert_eq!(
+            a.status, want,
+            "{:?}: {method} {path}: {}",
+            self.engine, a.text
+        );
+        if a.text.is_empty() {
+            Value::Null
+        } else {
+            a.json()
+        }
+    }
+
+    fn get(&self, path: &str) -> Value {
+        self.json(Method::GET, path, None, 200)
+    }
+
+    /// The answer must be the admin error body with `status` and `code`; returns its message.
+    fn refused(&self, a: Answer, status: u16, code: &str) -> String {
+        let e = self.engine;
+        assert_eq!(a.status, status, "{e:?}: {}", a.text);
+        assert!(
+            a.header(CONTENT_TYPE).starts_with("application/json"),
+            "{e:?}: an admin error is JSON, got {:?}: {}",
+            a.header(CONTENT_TYPE),
+            a.text
+        );
+        let body = a.json();
+        let keys: BTreeSet<&str> = body
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            BTreeSet::from(["correlation_id", "error", "message"]),
+            "{e:?}: {body}"
+        );
+        assert_eq!(body["error"], code, "{e:?}: {body}");
+        assert_eq!(
+            body["correlation_id"].as_str().unwrap(),
+            a.header("x-correlation-id".parse().unwrap()),
+            "{e:?}"
+        );
+        let message = body["message"].as_str().unwrap().to_owned();
+        let lower = message.to_lowercase();
+        for word in DATABASE_DETAIL {
+            assert!(
+                !lower.contains(word),
+                "{e:?}: database detail ({word}) in an error message: {message}"
+            );
+        }
+        message
+    }
+
+    /// `method path` with a JSON body must be refused with `status` and `code`.
+    fn refuses(&self, method: Method, path: &str, body: Value, status: u16, code: &str) -> String {
+        let a = self.send(self.request(method, path).json(&body));
+        self.refused(a, status, code)
+    }
+
+    fn tenant(&self, slug: &str) -> Value {
+        self.json(
+            Method::POST,
+            "/tenants",
+            Some(json!({"slug": slug, "display_name": "Acme"})),
+            201,
+        )
+    }
+
+    /// Every audit record of `acme` matching `query` (one page of up to 1000).
+    fn audit(&self, query: &str) -> Vec<Value> {
+        self.get(&format!("/tenants/acme/audit?limit=1000&{query}"))
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+}
+
+fn each(test: impl Fn(&Admin)) {
+    for engine in ENGINES {
+        test(&Admin::start(engine));
+    }
+}
+
+fn summaries(records: &[Value]) -> Vec<String> {
+    records
+        .iter()
+        .map(|r| {
+            r["event"]["summary"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn tenant_patch_sets_the_session_lifetime_and_name_refuses_bad_input_and_is_audited() {
+    each(|a| {
+        let e = a.engine;
+        assert_eq!(a.tenant("acme")["session_lifetime_secs"], 900, "{e:?}");
+
+        let t = a.json(
+            Method::PATCH,
+            "/tenants/acme",
+            Some(json!({"session_lifetime_secs": 600})),
+            200,
+        );
+        assert_eq!(t["session_lifetime_secs"], 600, "{e:?}: {t}");
+        assert_eq!(
+            t["display_name"], "Acme",
+            "{e:?}: only the lifetime changed"
+        );
+        assert_eq!(a.get("/tenants/acme")["session_lifetime_secs"], 600);
+        let t = a.json(
+            Method::PATCH,
+            &format!("/tenants/{}", t["id"].as_str().unwrap()),
+            Some(json!({"display_name": "  Acme Inc.  "})),
+            200,
+        );
+        assert_eq!(t["display_name"], "Acme Inc.", "{e:?}: trimmed, by id");
+        assert_eq!(t["session_lifetime_secs"], 600, "{e:?}: the lifetime stays");
+
+        let m = a.refuses(
+            Method::PATCH,
+            "/tenants/acme",
+            json!({"session_lifetime_secs": 59}),
+            400,
+            "invalid_input",
+        );
+        assert!(m.contains("session_lifetime_secs"), "{e:?}: {m}");
+        assert!(m.contains("between 60 and 86400"), "{e:?}: {m}");
+        a.refuses(
+            Method::PATCH,
+            "/tenants/acme",
+            json!({"session_lifetime_secs": 86_401, "display_name": "Globex"}),
+            400,
+            "invalid_input",
+        );
+        let m = a.refuses(
+            Method::PATCH,
+            "/tenants/acme",
+            json!({}),
+            400,
+            "invalid_input",
+        );
+        assert!(m.contains("nothing to change"), "{e:?}: {m}");
+        let m = a.refuses(
+            Method::PATCH,
+            "/tenants/acme",
+            json!({"session_lifetime": 300}),
+            400,
+            "invalid_input",
+        );
+        assert!(m.contains("unknown field"), "{e:?}: a misspelt field: {m}");
+        a.refuses(
+            Method::PATCH,
+            "/tenants/acme",
+            json!({"session_lifetime_secs": "300"}),
+            400,
+            "invalid_input",
+        );
+        a.refuses(
+            Method::PATCH,
+            "/tenants/acme",
+            json!({"display_name": " "}),
+            400,
+            "invalid_input",
+        );
+        let not_json = a.send(
+            a.request(Method::PATCH, "/tenants/acme")
+                .header(CONTENT_TYPE, "application/json")
+                .body("session_lifetime_secs=300"),
+        );
+        a.refused(not_json, 400, "invalid_input");
+        // Nothing refused changed anything.
+        let t = a.get("/tenants/acme");
+        assert_eq!(
+            (&t["display_name"], &t["session_lifetime_secs"]),
+            (&json!("Acme Inc."), &json!(600)),
+            "{e:?}"
+        );
+
+        a.refuses(
+            Method::PATCH,
+            "/tenants/globex",
+            json!({"session_lifetime_secs": 600}),
+            404,
+            "not_found",
+        );
+        let anonymous = a.send(
+            a.http
+                .patch(a.url("/tenants/acme"))
+                .json(&json!({"session_lifetime_secs": 60})),
+        );
+        a.refused(anonymous, 401, "unauthorized");
+
+        // Audited as the CLI's set-session-lifetime is: one config.changed per applied change.
+        let changes = a.audit("event_type=config.changed");
+        let s = summaries(&changes);
+        assert_eq!(
+            s.iter()
+                .filter(|s| s.starts_with("session_lifetime"))
+                .collect::<Vec<_>>(),
+            ["session_lifetime: 600"],
+            "{e:?}: {s:?}"
+        );
+        assert!(s.contains(&"display_name: Acme Inc.".to_owned()), "{s:?}");
+        assert!(changes.iter().all(|r| r["actor"]["kind"] == "operator"));
+
+        // A storage-level conflict reaches the operator without the database's words.
+        a.json(
+            Method::POST,
+            "/tenants/acme/domains",
+            Some(json!({"domain": "acme.test"})),
+            200,
+        );
+        let m = a.refuses(
+            Method::POST,
+            "/tenants/acme/domains",
+            json!({"domain": "ACME.test"}),
+            409,
+            "conflict",
+        );
+        assert_eq!(m, "domain acme.test already exists", "{e:?}");
+    });
+}
