@@ -1,7 +1,8 @@
 //! The REST admin API over real HTTP against the `gatehouse-server` binary, on SQLite and
-//! PostgreSQL, for the routes the facade tests cover only below HTTP. Every refusal must be the
-//! admin error body — a stable `error` code, a message safe for an operator, the correlation
-//! id — and never database detail.
+//! PostgreSQL, for the routes the facade tests cover only below HTTP: tenant changes (`PATCH`),
+//! role rules and their dry run, hand-granted roles and the IdP-managed refusal. Every refusal
+//! must be the admin error body — a stable `error` code, a message safe for an operator, the
+//! correlation id — and never database detail.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use crate::support::{operator_token, Server};
@@ -169,6 +170,47 @@ impl Admin {
         )
     }
 
+    /// A user created by hand (no connection, no directory): returns its id.
+    fn hand_made_user(&self, email: &str) -> String {
+        let u = self.json(
+            Method::POST,
+            "/tenants/acme/users",
+            Some(json!({"email": email})),
+            201,
+        );
+        assert_eq!(u["directory_id"], Value::Null);
+        u["id"].as_str().unwrap().to_owned()
+    }
+
+    /// A user provisioned by a SCIM directory of `acme`, over SCIM: returns its id.
+    fn scim_user(&self, user_name: &str) -> String {
+        let dir = self.json(
+            Method::POST,
+            "/tenants/acme/scim-directories",
+            Some(json!({"name": "Okta"})),
+            201,
+        );
+        let issued = self.json(
+            Method::POST,
+            &format!("/scim-directories/{}/tokens", dir["id"].as_str().unwrap()),
+            None,
+            201,
+        );
+        let a = self.send(
+            self.http
+                .post(format!("{}/Users", dir["base_url"].as_str().unwrap()))
+                .bearer_auth(issued["token"].as_str().unwrap())
+                .header(CONTENT_TYPE, "application/scim+json")
+                .body(
+                    json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                           "userName": user_name})
+                    .to_string(),
+                ),
+        );
+        assert_eq!(a.status, 201, "{:?}: {}", self.engine, a.text);
+        a.json()["id"].as_str().unwrap().to_owned()
+    }
+
     /// Every audit record of `acme` matching `query` (one page of up to 1000).
     fn audit(&self, query: &str) -> Vec<Value> {
         self.get(&format!("/tenants/acme/audit?limit=1000&{query}"))
@@ -325,5 +367,153 @@ fn tenant_patch_sets_the_session_lifetime_and_name_refuses_bad_input_and_is_audi
             "conflict",
         );
         assert_eq!(m, "domain acme.test already exists", "{e:?}");
+    });
+}
+
+const RULES: &str = r#"{"version":1,"dimensions":{"market":{}},"rules":[{"id":"india","condition":{"group":{"name":"RegionalManagers-India"}},"grants":[{"role":"regional_manager","scopes":{"market":"India"}}]}],"unmatched_policy":"deny"}"#;
+
+#[test]
+fn role_rules_explain_and_hand_granted_roles_with_the_idp_managed_refusal() {
+    each(|a| {
+        let e = a.engine;
+        a.tenant("acme");
+        a.refused(
+            a.send(a.request(Method::GET, "/tenants/acme/role-rules")),
+            404,
+            "not_found",
+        );
+        a.refuses(
+            Method::POST,
+            "/tenants/acme/role-rules/explain",
+            json!({"groups": ["RegionalManagers-India"]}),
+            404,
+            "not_found",
+        );
+        let bob = a.scim_user("bob@acme.test");
+        let carol = a.hand_made_user("carol@acme.test");
+        let viewer = json!({"grants": [{"role": "viewer", "scopes": {"account": "acct-42"}}]});
+
+        // No rules: nobody's roles are managed by the IdP, so even a SCIM user's are hand-edited.
+        let r = a.get(&format!("/tenants/acme/users/{bob}/roles"));
+        assert_eq!(r["managed_by"], "admin", "{e:?}: {r}");
+        assert_eq!(r["grants"], json!([]));
+        let r = a.json(
+            Method::PUT,
+            &format!("/tenants/acme/users/{bob}/roles"),
+            Some(viewer.clone()),
+            200,
+        );
+        assert_eq!(r["grants"], viewer["grants"], "{e:?}");
+        assert_eq!(
+            a.get(&format!("/tenants/acme/users/{bob}/roles"))["grants"],
+            viewer["grants"]
+        );
+
+        // Rules are stored as sent, versioned, and read back.
+        let put_rules = |text: &str| {
+            a.send(
+                a.request(Method::PUT, "/tenants/acme/role-rules")
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(text.to_owned()),
+            )
+        };
+        let stored = put_rules(RULES);
+        assert_eq!(stored.status, 200, "{e:?}: {}", stored.text);
+        assert_eq!(stored.json()["version"], 1);
+        assert_eq!(put_rules(RULES).json()["version"], 2);
+        let m = a.refused(
+            put_rules(r#"{"version":1,"rules":[{"id":"x","condition":{"group":{"name":"A"}},"grants":[{"role":"r","scopes":{"nope":"v"}}]}],"unmatched_policy":"deny"}"#),
+            400,
+            "invalid_input",
+        );
+        assert!(m.starts_with("invalid rules"), "{e:?}: {m}");
+        assert!(
+            m.contains("nope"),
+            "{e:?}: names the undeclared dimension: {m}"
+        );
+        a.refused(put_rules("not json"), 400, "invalid_input");
+        let shown = a.get("/tenants/acme/role-rules");
+        assert_eq!(shown["version"], 2, "{e:?}: a refused set stores nothing");
+        assert_eq!(shown["rules"]["rules"][0]["id"], "india");
+
+        // The dry run.
+        let yes = a.json(
+            Method::POST,
+            "/tenants/acme/role-rules/explain",
+            Some(json!({"groups": ["RegionalManagers-India", "Marketing"]})),
+            200,
+        );
+        assert_eq!(yes["decision"], "granted", "{e:?}: {yes}");
+        assert_eq!(
+            yes["grants"],
+            json!([{"role": "regional_manager", "scopes": {"market": "India"}}])
+        );
+        assert_eq!(yes["unmatched_groups"], json!(["Marketing"]));
+        assert!(yes["explanation"].as_str().unwrap().contains("india"));
+        let no = a.json(
+            Method::POST,
+            "/tenants/acme/role-rules/explain",
+            Some(json!({"groups": ["Marketing"]})),
+            200,
+        );
+        assert_eq!(no["decision"], "denied", "{e:?}: {no}");
+        assert_eq!(no["grants"], json!([]));
+        a.refuses(
+            Method::POST,
+            "/tenants/acme/role-rules/explain",
+            json!({"groups": "Marketing"}),
+            400,
+            "invalid_input",
+        );
+
+        // With rules, the SCIM user's roles belong to the IdP: shown so, and hand edits refused.
+        let r = a.get(&format!("/tenants/acme/users/{bob}/roles"));
+        assert_eq!(r["managed_by"], "identity_provider", "{e:?}: {r}");
+        let m = a.refuses(
+            Method::PUT,
+            &format!("/tenants/acme/users/{bob}/roles"),
+            json!({"grants": []}),
+            409,
+            "managed_by_identity_provider",
+        );
+        assert!(m.contains("role mapping rules"), "{e:?}: {m}");
+        assert_eq!(
+            a.get(&format!("/tenants/acme/users/{bob}/roles"))["grants"],
+            viewer["grants"],
+            "{e:?}: the refused edit changed nothing"
+        );
+
+        // A user made by hand stays hand-granted, within the rules' dimensions.
+        let grant = json!({"grants": [{"role": "billing_admin", "scopes": {"market": "India"}}]});
+        let r = a.json(
+            Method::PUT,
+            &format!("/tenants/acme/users/{carol}/roles"),
+            Some(grant.clone()),
+            200,
+        );
+        assert_eq!(
+            (&r["managed_by"], &r["grants"]),
+            (&json!("admin"), &grant["grants"]),
+            "{e:?}"
+        );
+        let m = a.refuses(
+            Method::PUT,
+            &format!("/tenants/acme/users/{carol}/roles"),
+            viewer.clone(),
+            400,
+            "invalid_input",
+        );
+        assert!(m.starts_with("invalid grants"), "{e:?}: {m}");
+        a.refuses(
+            Method::PUT,
+            "/tenants/acme/users/usr_nope/roles",
+            json!({"grants": []}),
+            404,
+            "not_found",
+        );
+
+        let changed = a.audit(&format!("event_type=user.roles_changed&target={carol}"));
+        assert_eq!(changed.len(), 1, "{e:?}: {changed:?}");
+        assert_eq!(changed[0]["event"]["after"], grant["grants"]);
     });
 }
