@@ -1,13 +1,15 @@
 //! The REST admin API over real HTTP against the `gatehouse-server` binary, on SQLite and
 //! PostgreSQL, for the routes the facade tests cover only below HTTP: tenant changes (`PATCH`),
-//! role rules and their dry run, hand-granted roles and the IdP-managed refusal. Every refusal
-//! must be the admin error body — a stable `error` code, a message safe for an operator, the
-//! correlation id — and never database detail.
+//! role rules and their dry run, hand-granted roles and the IdP-managed refusal, recovery admins
+//! and one-time recovery links. Every refusal must be the admin error body — a stable `error`
+//! code, a message safe for an operator, the correlation id — and never database detail.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use crate::support::{operator_token, Server};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use reqwest::blocking::{Client, RequestBuilder};
-use reqwest::header::{HeaderMap, CONTENT_TYPE};
+use reqwest::header::{HeaderMap, CACHE_CONTROL, CONTENT_TYPE, LOCATION};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -515,5 +517,161 @@ fn role_rules_explain_and_hand_granted_roles_with_the_idp_managed_refusal() {
         let changed = a.audit(&format!("event_type=user.roles_changed&target={carol}"));
         assert_eq!(changed.len(), 1, "{e:?}: {changed:?}");
         assert_eq!(changed[0]["event"]["after"], grant["grants"]);
+    });
+}
+
+/// The claims of a JWT (its signature is the facade tests' business).
+fn jwt_claims(jwt: &str) -> Value {
+    let payload = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+const APP_REDIRECT: &str = "https://app.example.test/callback";
+
+#[test]
+fn recovery_admins_and_single_use_recovery_links_sign_in_with_the_tenant_lifetime() {
+    each(|a| {
+        let e = a.engine;
+        a.tenant("acme");
+        let app = a.json(
+            Method::POST,
+            "/clients",
+            Some(json!({"name": "App", "redirect_uris": [APP_REDIRECT]})),
+            201,
+        );
+        let client_id = app["client"]["client_id"].as_str().unwrap().to_owned();
+        let client_secret = app["client_secret"].as_str().unwrap().to_owned();
+        let carol = a.hand_made_user("carol@acme.test");
+        let link = json!({"user_id": carol, "client_id": client_id,
+                          "redirect_uri": APP_REDIRECT, "reason": "INC-1234 IdP down"});
+
+        let m = a.refuses(
+            Method::POST,
+            "/tenants/acme/recovery-links",
+            link.clone(),
+            400,
+            "invalid_input",
+        );
+        assert!(m.contains("not a designated"), "{e:?}: {m}");
+        assert_eq!(a.get("/tenants/acme/recovery-admins"), json!([]));
+        let admin = a.json(
+            Method::POST,
+            "/tenants/acme/recovery-admins",
+            Some(json!({"user_id": carol})),
+            200,
+        );
+        assert_eq!(admin["email"], "carol@acme.test", "{e:?}");
+        let listed = a.get("/tenants/acme/recovery-admins");
+        assert_eq!(listed.as_array().unwrap().len(), 1);
+        assert_eq!(listed[0]["user_id"], carol.as_str());
+        a.refuses(
+            Method::POST,
+            "/tenants/acme/recovery-admins",
+            json!({"user_id": "usr_nope"}),
+            404,
+            "not_found",
+        );
+        for (field, bad) in [
+            ("redirect_uri", json!("https://evil.example/cb")),
+            ("ttl_secs", json!(5)),
+            ("reason", json!("  ")),
+        ] {
+            let mut body = link.clone();
+            body[field] = bad;
+            let m = a.refuses(
+                Method::POST,
+                "/tenants/acme/recovery-links",
+                body,
+                400,
+                "invalid_input",
+            );
+            assert!(m.contains(field), "{e:?}: {m}");
+        }
+
+        a.json(
+            Method::PATCH,
+            "/tenants/acme",
+            Some(json!({"session_lifetime_secs": 600})),
+            200,
+        );
+        let issued = a.send(
+            a.request(Method::POST, "/tenants/acme/recovery-links")
+                .json(&link),
+        );
+        assert_eq!(issued.status, 201, "{e:?}: {}", issued.text);
+        assert_eq!(issued.header(CACHE_CONTROL), "no-store");
+        let url = issued.json()["url"].as_str().unwrap().to_owned();
+        assert!(
+            url.starts_with(&format!("{}/recovery/ghb_", a.server.base)),
+            "{e:?}: {url}"
+        );
+
+        // GET only shows the confirmation (a link preview must not burn it); POST uses it.
+        let page = a.send(a.http.get(&url));
+        assert_eq!(page.status, 200, "{e:?}");
+        assert!(page.text.contains("<form method=\"post\""), "{}", page.text);
+        let used = a.send(a.http.post(&url));
+        assert_eq!(used.status, 303, "{e:?}: {}", used.text);
+        let to = url::Url::parse(used.header(LOCATION)).unwrap();
+        assert!(to.as_str().starts_with(APP_REDIRECT), "{e:?}: {to}");
+        let code = to
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .unwrap()
+            .1
+            .into_owned();
+        let again = a.send(a.http.post(&url));
+        assert_eq!(again.status, 403, "{e:?}: single use");
+        assert!(again.header(CONTENT_TYPE).starts_with("text/html"));
+        assert!(
+            !again.text.contains("recovery_link_used"),
+            "{e:?}: the browser sees no reason: {}",
+            again.text
+        );
+
+        // The session it opened lasts the tenant's lifetime, which is what the app is told.
+        let tokens = a.send(
+            a.http
+                .post(format!("{}/oauth/token", a.server.base))
+                .form(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", &code),
+                    ("redirect_uri", APP_REDIRECT),
+                    ("client_id", &client_id),
+                    ("client_secret", &client_secret),
+                ]),
+        );
+        assert_eq!(tokens.status, 200, "{e:?}: {}", tokens.text);
+        let tokens = tokens.json();
+        let expires_in = tokens["expires_in"].as_i64().unwrap();
+        assert!((595..=600).contains(&expires_in), "{e:?}: {expires_in}");
+        let claims = jwt_claims(tokens["id_token"].as_str().unwrap());
+        let lifetime = claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap();
+        assert!((595..=600).contains(&lifetime), "{e:?}: {claims}");
+        assert_eq!(claims["idp"], "recovery");
+
+        let types: Vec<String> = a
+            .audit(&format!("target={carol}"))
+            .iter()
+            .map(|r| r["event"]["type"].as_str().unwrap().to_owned())
+            .collect();
+        for t in ["breakglass.issued", "breakglass.used", "login.failed"] {
+            assert_eq!(
+                types.iter().filter(|x| *x == t).count(),
+                1,
+                "{e:?}: {t} in {types:?}"
+            );
+        }
+
+        let gone = a.send(a.request(
+            Method::DELETE,
+            &format!("/tenants/acme/recovery-admins/{carol}"),
+        ));
+        assert_eq!(gone.status, 204, "{e:?}: {}", gone.text);
+        let again = a.send(a.request(
+            Method::DELETE,
+            &format!("/tenants/acme/recovery-admins/{carol}"),
+        ));
+        a.refused(again, 404, "not_found");
     });
 }
