@@ -1,8 +1,9 @@
 //! The REST admin API over real HTTP against the `gatehouse-server` binary, on SQLite and
 //! PostgreSQL, for the routes the facade tests cover only below HTTP: tenant changes (`PATCH`),
 //! role rules and their dry run, hand-granted roles and the IdP-managed refusal, recovery admins
-//! and one-time recovery links. Every refusal must be the admin error body — a stable `error`
-//! code, a message safe for an operator, the correlation id — and never database detail.
+//! and one-time recovery links, the audit query with its filters and cursor, and the audit
+//! export. Every refusal must be the admin error body — a stable `error` code, a message safe for
+//! an operator, the correlation id — and never database detail.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use crate::support::{operator_token, Server};
@@ -673,5 +674,139 @@ fn recovery_admins_and_single_use_recovery_links_sign_in_with_the_tenant_lifetim
             &format!("/tenants/acme/recovery-admins/{carol}"),
         ));
         a.refused(again, 404, "not_found");
+    });
+}
+
+fn seqs(records: &[Value]) -> Vec<u64> {
+    records.iter().map(|r| r["seq"].as_u64().unwrap()).collect()
+}
+
+#[test]
+fn audit_query_filters_and_pages_and_export_is_jsonl_or_csv() {
+    each(|a| {
+        let e = a.engine;
+        a.tenant("acme");
+        for d in ["acme.test", "acme.example", "acme.org"] {
+            a.json(
+                Method::POST,
+                "/tenants/acme/domains",
+                Some(json!({"domain": d})),
+                200,
+            );
+        }
+        a.json(
+            Method::PATCH,
+            "/tenants/acme",
+            Some(json!({"session_lifetime_secs": 1200})),
+            200,
+        );
+        let carol = a.hand_made_user("carol@acme.test");
+
+        let all = a.audit("");
+        assert!(all.len() >= 6, "{e:?}: {all:?}");
+        assert_eq!(
+            seqs(&all),
+            (1..=all.len() as u64).collect::<Vec<_>>(),
+            "{e:?}: chain order, no gaps"
+        );
+
+        // The cursor: pages of two, each starting after the last seq seen, add up to the whole.
+        let mut paged = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = a.get(&format!("/tenants/acme/audit?limit=2&after_seq={after}"));
+            let page = page.as_array().unwrap();
+            assert!(page.len() <= 2, "{e:?}");
+            let Some(last) = page.last() else { break };
+            after = last["seq"].as_u64().unwrap();
+            paged.extend(page.iter().cloned());
+        }
+        assert_eq!(paged, all, "{e:?}");
+
+        // Filters.
+        let config = a.audit("event_type=config.changed");
+        assert_eq!(config.len(), 5, "{e:?}: created, three domains, lifetime");
+        assert!(config
+            .iter()
+            .all(|r| r["event"]["type"] == "config.changed"));
+        assert_eq!(a.audit("event_type=config.*"), config, "{e:?}: prefix");
+        let created = a.audit("event_type=user.created");
+        assert_eq!(created.len(), 1, "{e:?}");
+        assert_eq!(created[0]["target"], carol.as_str());
+        let about_carol = a.audit(&format!("target={carol}"));
+        assert!(
+            !about_carol.is_empty() && about_carol.iter().all(|r| r["target"] == carol.as_str())
+        );
+        let operator = format!("operator:{}", all[0]["actor"]["id"].as_str().unwrap());
+        assert_eq!(all[0]["actor"]["kind"], "operator", "{e:?}");
+        assert_eq!(
+            a.audit(&format!("actor={operator}")).len(),
+            all.len(),
+            "{e:?}"
+        );
+        assert_eq!(a.audit("actor=operator:opt_nobody"), Vec::<Value>::new());
+        assert_eq!(a.audit("from=2099-01-01T00:00:00Z"), Vec::<Value>::new());
+        assert_eq!(a.audit("to=2000-01-01T00:00:00Z"), Vec::<Value>::new());
+        assert_eq!(a.audit("from=2000-01-01T00:00:00Z").len(), all.len());
+        assert_eq!(
+            a.get("/tenants/acme/audit?event_type=config.changed&limit=2&after_seq=1")
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["seq"].as_u64().unwrap())
+                .collect::<Vec<_>>(),
+            seqs(&config[1..3]),
+            "{e:?}: filter and cursor together"
+        );
+        for bad in ["limit=many", "from=yesterday", "after_seq=-x"] {
+            let r = a.send(a.request(Method::GET, &format!("/tenants/acme/audit?{bad}")));
+            a.refused(r, 400, "invalid_input");
+        }
+        a.refused(
+            a.send(a.request(Method::GET, "/tenants/globex/audit")),
+            404,
+            "not_found",
+        );
+
+        // Export: every matching record, as JSON Lines or CSV.
+        let jsonl = a.send(a.request(Method::GET, "/tenants/acme/audit/export?format=jsonl"));
+        assert_eq!(jsonl.status, 200, "{e:?}: {}", jsonl.text);
+        assert_eq!(jsonl.header(CONTENT_TYPE), "application/x-ndjson");
+        let lines: Vec<Value> = jsonl
+            .text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines, all, "{e:?}: the stored records, in order");
+        let filtered = a.send(a.request(
+            Method::GET,
+            "/tenants/acme/audit/export?format=jsonl&event_type=config.changed",
+        ));
+        assert_eq!(filtered.text.lines().count(), config.len(), "{e:?}");
+        let csv = a.send(a.request(Method::GET, "/tenants/acme/audit/export?format=csv"));
+        assert_eq!(csv.status, 200, "{e:?}: {}", csv.text);
+        assert_eq!(csv.header(CONTENT_TYPE), "text/csv; charset=utf-8");
+        let rows: Vec<&str> = csv.text.lines().collect();
+        assert!(
+            rows[0].starts_with("tenant_id,seq,at,actor_kind,"),
+            "{e:?}: {}",
+            rows[0]
+        );
+        assert_eq!(rows.len(), all.len() + 1, "{e:?}: header and one row each");
+        let tenant_id = all[0]["tenant_id"].as_str().unwrap();
+        assert!(
+            rows[1].starts_with(&format!("{tenant_id},1,")),
+            "{e:?}: {}",
+            rows[1]
+        );
+        let empty = a.send(a.request(
+            Method::GET,
+            "/tenants/acme/audit/export?format=csv&from=2099-01-01T00:00:00Z",
+        ));
+        assert_eq!(empty.text.lines().count(), 1, "{e:?}: only the header");
+        for bad in ["format=xml", "event_type=config.changed"] {
+            let r = a.send(a.request(Method::GET, &format!("/tenants/acme/audit/export?{bad}")));
+            a.refused(r, 400, "invalid_input");
+        }
     });
 }
