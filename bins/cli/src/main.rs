@@ -3,8 +3,9 @@
 //! migrations, and calls the facade as the operator `cli` (so every change lands in the audit
 //! trail like one made through the API).
 //!
-//! Exit codes: 0 success; 2 invalid input, not found or conflict (and clap usage errors);
-//! 1 anything else, including a broken audit chain found by `gatehouse audit verify`.
+//! Exit codes: 0 success; 2 invalid input, not found, conflict, or a change refused because
+//! another system owns the data (roles the tenant's IdP manages), and clap usage errors; 1
+//! anything else, including a broken audit chain found by `gatehouse audit verify`.
 
 mod cli;
 mod commands;
@@ -27,7 +28,8 @@ impl std::fmt::Display for InputError {
 
 impl std::error::Error for InputError {}
 
-/// 2 when the operator can fix the command (invalid input, not found, conflict), 1 otherwise.
+/// 2 when the operator can fix the command (invalid input, not found, conflict, a change that
+/// belongs elsewhere — the printed reason says where), 1 otherwise.
 fn exit_code(error: &anyhow::Error) -> u8 {
     for cause in error.chain() {
         if cause.is::<InputError>() {
@@ -37,6 +39,7 @@ fn exit_code(error: &anyhow::Error) -> u8 {
             return match e {
                 GatehouseError::NotFound { .. }
                 | GatehouseError::Conflict { .. }
+                | GatehouseError::ManagedElsewhere { .. }
                 | GatehouseError::InvalidInput { .. }
                 | GatehouseError::Saml(_) => 2,
                 _ => 1,
@@ -75,6 +78,10 @@ mod tests {
             exit_code(&anyhow::Error::new(InputError("no --yes".into()))),
             2
         );
+        let managed = anyhow::Error::new(GatehouseError::ManagedElsewhere {
+            reason: "the IdP manages these roles".into(),
+        });
+        assert_eq!(exit_code(&managed), 2);
         let internal = anyhow::Error::new(GatehouseError::Internal {
             detail: "bad key".into(),
         });

@@ -759,6 +759,101 @@ fn role_rules_are_set_shown_and_explained() {
     });
 }
 
+/// A user provisioned by `directory` (over the facade's SCIM API, as the server would): its id.
+fn scim_user(s: &Setup, directory: &str, token: &str, user_name: &str) -> String {
+    let config = gatehouse::GatehouseConfig::new(
+        PUBLIC_URL.parse().unwrap(),
+        gatehouse::SecretBox::from_encoded(SECRET_KEY).unwrap(),
+    );
+    let gh = gatehouse::Gatehouse::new(
+        s.db.store().unwrap(),
+        config,
+        Box::new(gatehouse::os::OsEntropy),
+    );
+    let now = gatehouse::os::now();
+    let client = gh.authenticate_scim(now, directory, token).unwrap();
+    let call = gatehouse::Call {
+        now,
+        correlation_id: "cli-test".into(),
+        actor: client.actor(),
+    };
+    let user = serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": user_name,
+    });
+    let created = gh
+        .scim_create(&call, &client, gatehouse::ScimKind::User, &user)
+        .unwrap();
+    created.body.unwrap()["id"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn set_roles_on_an_idp_managed_user_exits_2_with_the_reason() {
+    each_engine(|s| {
+        let e = s.engine;
+        s.acme();
+        let dir = s.json(&["scim", "directory-create", "acme", "--name", "Okta"]);
+        let dir_id = dir["id"].as_str().unwrap().to_owned();
+        let issued = s.json(&["scim", "token-issue", &dir_id]);
+        let bob = scim_user(
+            s,
+            &dir_id,
+            issued["token"].as_str().unwrap(),
+            "bob@acme.test",
+        );
+
+        // Without role rules the tenant's IdP manages nobody's roles: a hand grant is fine.
+        let granted = s.json(&["users", "set-roles", "acme", &bob, "--grant", "viewer"]);
+        assert_eq!(granted["managed_by"], "admin", "{e:?}: {granted}");
+
+        let dir = std::env::temp_dir().join(format!(
+            "gh-cli-managed-{}-{:?}",
+            std::process::id(),
+            s.engine
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let rules = dir.join("rules.json");
+        std::fs::write(
+            &rules,
+            r#"{"version":1,"rules":[{"id":"admins","condition":{"group":{"name":"Admins"}},"grants":[{"role":"admin"}]}],"unmatched_policy":"allow_without_roles"}"#,
+        )
+        .unwrap();
+        s.json(&["roles", "set", "acme", "--file", rules.to_str().unwrap()]);
+        let _ = std::fs::remove_dir_all(&dir);
+
+        for json in [false, true] {
+            let mut args = vec![
+                "users",
+                "set-roles",
+                "acme",
+                &bob,
+                "--grant",
+                "billing_admin",
+            ];
+            if json {
+                args.insert(0, "--json");
+            }
+            let refused = s.run(&args);
+            assert_eq!(refused.code, 2, "{e:?} (--json {json}): {}", refused.stderr);
+            assert!(refused.stdout.is_empty(), "{e:?}: {}", refused.stdout);
+            assert_eq!(
+                refused.stderr.trim(),
+                "error: refused: the roles of this user are managed by the identity provider \
+                 through the role mapping rules of tenant acme; change the rules or the user's \
+                 groups in the IdP instead",
+                "{e:?}"
+            );
+        }
+        let roles = s.json(&["users", "roles", "acme", &bob]);
+        assert_eq!(roles["managed_by"], "identity_provider", "{e:?}: {roles}");
+        assert_eq!(
+            roles["grants"],
+            serde_json::json!([{"role": "viewer"}]),
+            "{e:?}: the refused edit changed nothing"
+        );
+    });
+}
+
 #[test]
 fn scim_directories_tokens_users_and_seats() {
     each_engine(|s| {

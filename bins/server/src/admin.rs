@@ -1,22 +1,34 @@
 //! The REST admin API (`/admin/v1`), authenticated with an operator bearer token. Every route is
 //! the same facade operation as the matching `gatehouse` CLI command.
 
-use crate::error::{HttpError, Surface};
+use crate::error::{admin_bad_request, HttpError, Surface};
 use crate::{correlation_id, run, Facade};
 use actix_web::{web, HttpRequest, HttpResponse};
 use gatehouse::os::now;
 use gatehouse::{
     AuditEventFilter, Call, GatehouseError, NewClient, NewSamlConnection, NewTenant,
-    SamlConnectionUpdate,
+    SamlConnectionUpdate, TenantUpdate,
 };
 use serde::Deserialize;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/admin/v1")
+            // A body or query string that does not parse is answered like any other invalid
+            // input: the admin error body, never actix's plain-text default.
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(1024 * 1024)
+                    .error_handler(|e, req| admin_bad_request(e.to_string(), req)),
+            )
+            .app_data(
+                web::QueryConfig::default()
+                    .error_handler(|e, req| admin_bad_request(e.to_string(), req)),
+            )
             .route("/tenants", web::get().to(list_tenants))
             .route("/tenants", web::post().to(create_tenant))
             .route("/tenants/{tenant}", web::get().to(show_tenant))
+            .route("/tenants/{tenant}", web::patch().to(update_tenant))
             .route("/tenants/{tenant}/domains", web::post().to(add_domain))
             .route(
                 "/tenants/{tenant}/saml-connections",
@@ -204,6 +216,19 @@ async fn show_tenant(
     let c = operator(&req, &gh).await?;
     Ok(ok(run(&gh, Surface::Admin, c, move |gh, _| {
         gh.show_tenant(&path)
+    })
+    .await?))
+}
+
+async fn update_tenant(
+    req: HttpRequest,
+    gh: Facade,
+    path: web::Path<String>,
+    body: web::Json<TenantUpdate>,
+) -> Result<HttpResponse, HttpError> {
+    let c = operator(&req, &gh).await?;
+    Ok(ok(run(&gh, Surface::Admin, c, move |gh, c| {
+        gh.update_tenant(c, &path, &body)
     })
     .await?))
 }

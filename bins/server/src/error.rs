@@ -55,6 +55,20 @@ pub fn page(title: &str, body_html: &str) -> String {
     )
 }
 
+/// An admin request whose JSON body or query string did not parse (the extractors' error
+/// handlers): rendered as `invalid_input` like every other invalid input.
+pub fn admin_bad_request(reason: String, req: &actix_web::HttpRequest) -> actix_web::Error {
+    HttpError {
+        error: GatehouseError::InvalidInput {
+            field: "request",
+            reason,
+        },
+        surface: Surface::Admin,
+        correlation_id: crate::correlation_id(req),
+    }
+    .into()
+}
+
 impl HttpError {
     fn status(&self) -> StatusCode {
         match &self.error {

@@ -52,6 +52,22 @@ pub struct TenantView {
     pub created_at: String,
 }
 
+/// Input of [`Gatehouse::update_tenant`]: the fields to change; absent fields stay as they are.
+/// Unknown fields are refused, so a misspelt field is an error rather than a silent no-op.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantUpdate {
+    /// New name shown to people (1-200 characters).
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// New session (and token) lifetime in seconds, 60 to 86400.
+    #[serde(default)]
+    pub session_lifetime_secs: Option<i64>,
+}
+
+/// Shortest and longest session lifetime a tenant may have, in seconds.
+const SESSION_LIFETIME_SECS: std::ops::RangeInclusive<i64> = 60..=86_400;
+
 /// Input of [`Gatehouse::register_client`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NewClient {
@@ -144,6 +160,15 @@ pub(crate) fn rfc3339(secs: i64) -> String {
         .unwrap_or_default()
 }
 
+/// The trimmed display name, or the reason it is refused.
+fn valid_display_name(name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 200 {
+        return Err(GatehouseError::invalid("display_name", "1-200 characters"));
+    }
+    Ok(name.to_owned())
+}
+
 fn valid_slug(slug: &str) -> bool {
     (1..=63).contains(&slug.len())
         && slug
@@ -209,9 +234,7 @@ impl Gatehouse {
                 "1-63 characters of a-z, 0-9 and '-', not starting with '-'",
             ));
         }
-        if input.display_name.trim().is_empty() || input.display_name.len() > 200 {
-            return Err(GatehouseError::invalid("display_name", "1-200 characters"));
-        }
+        let display_name = valid_display_name(&input.display_name)?;
         let domains = input
             .domains
             .iter()
@@ -220,7 +243,7 @@ impl Gatehouse {
         let row = models::Tenant {
             id: format!("ten_{}", self.random_hex(12)),
             slug: input.slug.clone(),
-            display_name: input.display_name.trim().to_owned(),
+            display_name,
             external_id: input.external_id.clone(),
             parent_id: None,
             session_lifetime_secs: 900,
@@ -293,26 +316,68 @@ impl Gatehouse {
 
     /// Set a tenant's session lifetime (seconds, 60..=86400).
     pub fn set_session_lifetime(&self, call: &Call, tenant: &str, secs: i64) -> Result<TenantView> {
-        if !(60..=86_400).contains(&secs) {
+        self.update_tenant(
+            call,
+            tenant,
+            &TenantUpdate {
+                session_lifetime_secs: Some(secs),
+                ..TenantUpdate::default()
+            },
+        )
+    }
+
+    /// Change a tenant's display name and/or session lifetime, all or nothing. Each changed
+    /// field is audited as its own `config.changed` record (`display_name: …`,
+    /// `session_lifetime: …`). A new lifetime applies to sessions opened from now on.
+    pub fn update_tenant(
+        &self,
+        call: &Call,
+        tenant: &str,
+        update: &TenantUpdate,
+    ) -> Result<TenantView> {
+        if update.display_name.is_none() && update.session_lifetime_secs.is_none() {
             return Err(GatehouseError::invalid(
-                "session_lifetime_secs",
-                "between 60 and 86400",
+                "tenant update",
+                "nothing to change: give display_name and/or session_lifetime_secs",
             ));
+        }
+        let display_name = update
+            .display_name
+            .as_deref()
+            .map(valid_display_name)
+            .transpose()?;
+        if let Some(secs) = update.session_lifetime_secs {
+            if !SESSION_LIFETIME_SECS.contains(&secs) {
+                return Err(GatehouseError::invalid(
+                    "session_lifetime_secs",
+                    "between 60 and 86400",
+                ));
+            }
         }
         self.store.transaction(|conn| {
             let mut t = queries::find_tenant(conn, tenant)?
                 .ok_or(GatehouseError::NotFound { what: "tenant" })?;
-            t.session_lifetime_secs = secs;
+            if let Some(name) = &display_name {
+                t.display_name = name.clone();
+            }
+            if let Some(secs) = update.session_lifetime_secs {
+                t.session_lifetime_secs = secs;
+            }
             queries::update_tenant(conn, &t)?;
-            self.audit_config(
-                conn,
-                call,
-                &t.id,
-                "tenant",
-                &t.id,
-                "session_lifetime",
-                &secs.to_string(),
-            )?;
+            if let Some(name) = &display_name {
+                self.audit_config(conn, call, &t.id, "tenant", &t.id, "display_name", name)?;
+            }
+            if let Some(secs) = update.session_lifetime_secs {
+                self.audit_config(
+                    conn,
+                    call,
+                    &t.id,
+                    "tenant",
+                    &t.id,
+                    "session_lifetime",
+                    &secs.to_string(),
+                )?;
+            }
             view_tenant(conn, t)
         })
     }

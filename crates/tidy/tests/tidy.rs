@@ -883,7 +883,7 @@ enum Direction {
 }
 
 /// Component schema ← (file, struct, direction).
-const SCHEMAS: [(&str, &str, &str, Direction); 21] = [
+const SCHEMAS: [(&str, &str, &str, Direction); 22] = [
     (
         "RecoveryAdminView",
         "crates/gatehouse/src/recovery.rs",
@@ -925,6 +925,12 @@ const SCHEMAS: [(&str, &str, &str, Direction); 21] = [
         "crates/gatehouse/src/admin.rs",
         "TenantView",
         Direction::Response,
+    ),
+    (
+        "TenantUpdate",
+        "crates/gatehouse/src/admin.rs",
+        "TenantUpdate",
+        Direction::Request,
     ),
     (
         "NewClient",

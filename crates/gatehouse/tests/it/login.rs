@@ -1119,6 +1119,65 @@ fn refresh_stops_when_the_session_expires() {
     });
 }
 
+#[test]
+fn a_changed_session_lifetime_is_what_the_next_login_gives_the_app() {
+    each(|w| {
+        let e = w.engine;
+        let before = login(w);
+        assert_eq!(before.expires_in, 900, "{e:?}: the default");
+        // The operation behind PATCH /admin/v1/tenants/{tenant}.
+        let update = TenantUpdate {
+            session_lifetime_secs: Some(600),
+            ..TenantUpdate::default()
+        };
+        let tenant = w.gh.update_tenant(&op(t0()), "acme", &update).unwrap();
+        assert_eq!(tenant.session_lifetime_secs, 600);
+
+        let tokens = login(w);
+        assert_eq!(tokens.expires_in, 600, "{e:?}");
+        let jwks =
+            oidc_core::jose::Jwks::parse(w.gh.jwks(&op(t0())).unwrap().to_string().as_bytes())
+                .unwrap();
+        let id_token = oidc_core::jose::verify(
+            &tokens.id_token,
+            &jwks,
+            &[oidc_core::jose::Algorithm::RS256],
+            t0(),
+            Duration::zero(),
+        )
+        .unwrap();
+        let c = id_token.claims();
+        assert_eq!(c["iat"], t0().timestamp(), "{e:?}");
+        assert_eq!(
+            c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(),
+            600,
+            "{e:?}: {c:?}"
+        );
+        let access =
+            w.gh.introspect(&op(t0()), &secret(w), &tokens.access_token)
+                .unwrap();
+        assert_eq!(
+            access["exp"].as_i64().unwrap() - access["iat"].as_i64().unwrap(),
+            600,
+            "{e:?}: {access}"
+        );
+
+        // The new session ends after 600 s; the one opened before the change keeps its 900 s.
+        let later = browser(t0() + Duration::seconds(700));
+        assert!(matches!(
+            w.gh.refresh(&later, &secret(w), &tokens.refresh_token),
+            Err(GatehouseError::OAuth {
+                error: "invalid_grant",
+                ..
+            })
+        ));
+        let refreshed =
+            w.gh.refresh(&later, &secret(w), &before.refresh_token)
+                .unwrap();
+        assert_eq!(refreshed.expires_in, 200, "{e:?}");
+    });
+}
+
 // ---------- silent re-validation (prompt=none) and step-up (max_age, acr_values) ----------
 
 fn authn_request_xml(redirect: &str) -> String {
