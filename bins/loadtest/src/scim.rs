@@ -177,8 +177,7 @@ end
 function done(summary, latency, requests)
   local total = 0
   for _, t in ipairs(threads) do total = total + t:get("misses") end
-  io.write(string.format("requests %d, not exactly one user: %d, p50 %.2f ms, p99 %.2f ms
-",
+  io.write(string.format("requests %d, not exactly one user: %d, p50 %.2f ms, p99 %.2f ms\n",
     summary.requests, total, latency:percentile(50) / 1000, latency:percentile(99) / 1000))
 end
 "#,
@@ -609,6 +608,26 @@ mod tests {
     use gatehouse_types::FixedEntropy;
     use storage::testing::TestDatabase;
     use storage::Engine;
+
+    #[test]
+    fn the_wrk_script_targets_the_directory_with_its_token_and_every_string_closes_on_its_line() {
+        let dir = Directory {
+            base: "http://127.0.0.1:18192/scim/v2/dir_1".into(),
+            bearer: "Bearer ghs_x".into(),
+        };
+        let script = wrk_lookup_script(&dir, "r1", 100).unwrap();
+        assert!(script.contains("local path = \"/scim/v2/dir_1\"\n"));
+        assert!(script.contains("wrk.headers[\"Authorization\"] = \"Bearer ghs_x\"\n"));
+        assert!(script.contains("local domain = \"r1.scim-load.test\"\n"));
+        // Lua strings cannot span lines: an escape lost in the Rust source would split one.
+        for line in script.lines().filter(|l| !l.trim_start().starts_with("--")) {
+            assert_eq!(
+                line.matches('"').count() % 2,
+                0,
+                "unbalanced quotes: {line}"
+            );
+        }
+    }
 
     #[test]
     fn memberships_are_spread_and_never_repeated() {
