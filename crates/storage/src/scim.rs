@@ -779,3 +779,53 @@ mod total_from_page_tests {
         );
     }
 }
+
+#[cfg(test)]
+mod lookup_plan_tests {
+    use crate::testing::TestDatabase;
+    use crate::{AnyConnection, Store};
+    use diesel::prelude::*;
+
+    #[derive(QueryableByName)]
+    struct PlanRow {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        detail: String,
+    }
+
+    /// SQLite's plan for the shape of query `search_users`/`search_groups` send for an IdP's
+    /// existence check (filter on one column, default creation order).
+    fn plan(store: &Store, table: &str, column: &str) -> String {
+        let sql = format!(
+            "EXPLAIN QUERY PLAN SELECT * FROM {table} WHERE directory_id = 'd' AND {column} = 'x' \
+             ORDER BY created_at ASC, id ASC LIMIT 100 OFFSET 0"
+        );
+        store
+            .read(|conn| match conn {
+                AnyConnection::Sqlite(c) => diesel::sql_query(sql.as_str())
+                    .load::<PlanRow>(c)
+                    .map_err(crate::StorageError::from),
+                AnyConnection::Postgresql(_) => Ok(Vec::new()),
+            })
+            .unwrap()
+            .into_iter()
+            .map(|r| r.detail)
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    #[test]
+    fn sqlite_existence_checks_search_their_lookup_index_instead_of_scanning_the_directory() {
+        let db = TestDatabase::sqlite().unwrap();
+        let store = Store::open(&db.url).unwrap();
+        for (table, column, index) in [
+            ("users", "user_name_lower", "users_directory_user_name"),
+            ("users", "external_id", "users_directory_external"),
+            ("\"groups\"", "display_name_lower", "groups_directory_name"),
+            ("\"groups\"", "external_id", "groups_directory_external"),
+        ] {
+            let plan = plan(&store, table, column);
+            assert!(plan.contains(index), "{table}.{column}: {plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{table}.{column}: {plan}");
+        }
+    }
+}

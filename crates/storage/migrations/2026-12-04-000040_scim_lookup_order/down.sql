@@ -1,0 +1,12 @@
+DROP INDEX users_directory_user_name;
+CREATE INDEX users_directory_user_name ON users (directory_id, user_name_lower);
+DROP INDEX users_directory_external;
+CREATE INDEX users_directory_external ON users (directory_id, external_id);
+DROP INDEX groups_directory_name;
+CREATE INDEX groups_directory_name ON "groups" (directory_id, display_name_lower);
+DROP INDEX groups_directory_external;
+CREATE INDEX groups_directory_external ON "groups" (directory_id, external_id);
+DROP INDEX users_directory_created;
+CREATE INDEX users_directory_created ON users (directory_id, created_at);
+DROP INDEX groups_directory_created;
+CREATE INDEX groups_directory_created ON "groups" (directory_id, created_at);
