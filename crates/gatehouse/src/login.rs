@@ -738,10 +738,6 @@ impl Gatehouse {
                 idp_name_id: Some(ids.idp_name_id.0.to_owned()),
                 idp_name_id_json: Some(ids.idp_name_id.1.to_owned()),
             },
-        )
-        .map_err(LoginStep::Error)?;
-        queries::insert_auth_code(
-            conn,
             &models::AuthCode {
                 code_hash: token_hash(ids.code),
                 session_id: ids.session_id.to_owned(),
@@ -754,7 +750,7 @@ impl Gatehouse {
                 used: false,
             },
         )
-        .map_err(|e| LoginStep::Error(e.into()))?;
+        .map_err(LoginStep::Error)?;
         self.audit(
             conn,
             call,
@@ -774,14 +770,19 @@ impl Gatehouse {
 }
 
 impl Gatehouse {
-    /// Store a new session and its `session.created` audit record (every way of signing in).
+    /// Store a new session, the authorization code that hands it to the app, and its
+    /// `session.created` audit record (every way of signing in). The record comes last: the
+    /// tenant's audit chain stays locked from the first append to the commit, so appends belong
+    /// at the end of a transaction, where concurrent logins of one tenant wait the least.
     pub(crate) fn open_session(
         &self,
         conn: &mut storage::Conn,
         call: &Call,
         session: &models::Session,
+        code: &models::AuthCode,
     ) -> Result<()> {
         queries::insert_session(conn, session)?;
+        queries::insert_auth_code(conn, code)?;
         self.audit(
             conn,
             call,

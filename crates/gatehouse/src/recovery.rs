@@ -255,9 +255,6 @@ impl Gatehouse {
                     idp_name_id: None,
                     idp_name_id_json: None,
                 },
-            )?;
-            queries::insert_auth_code(
-                conn,
                 &models::AuthCode {
                     code_hash: token_hash(&code),
                     session_id: session_id.clone(),
