@@ -758,11 +758,22 @@ impl Gatehouse {
         client: &ScimClient,
         row: &models::User,
     ) -> Result<Value> {
+        let groups = sq::groups_of_user(conn, &row.id)?;
+        Ok(self.render_user_in(client, row, groups))
+    }
+
+    /// A user as SCIM shows it, given its groups as (id, displayName).
+    fn render_user_in(
+        &self,
+        client: &ScimClient,
+        row: &models::User,
+        groups: Vec<(String, String)>,
+    ) -> Value {
         let mut obj = parse_object(row.scim_resource.as_deref());
         // The column is the truth: a SAML-side or admin deactivation shows here too.
         obj.insert("active".into(), Value::Bool(row.active));
         let base = self.scim_base_url(&client.directory_id);
-        let groups: Vec<Value> = sq::groups_of_user(conn, &row.id)?
+        let groups: Vec<Value> = groups
             .into_iter()
             .map(|(id, name)| {
                 json!({"value": id, "display": name, "$ref": format!("{base}/Groups/{id}"), "type": "direct"})
@@ -781,7 +792,7 @@ impl Gatehouse {
             Some(scim_etag(row.version)),
         );
         scim_model::set_server_attributes(&mut v, &row.id, &meta);
-        Ok(v)
+        v
     }
 
     fn render_group(
@@ -1192,7 +1203,8 @@ impl Gatehouse {
             201,
             "created".into(),
         )?;
-        let body = self.render_user(conn, client, &row)?;
+        // A user created just now belongs to no group yet: nothing to look up.
+        let body = self.render_user_in(client, &row, Vec::new());
         Ok(self.respond(201, body, row.version, true))
     }
 
