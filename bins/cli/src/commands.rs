@@ -406,7 +406,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         }))?;
                     } else {
                         print(&format!(
-                            "audit chain of {tenant} is BROKEN: first broken record is seq {} ({:?})",
+                            "audit chain of {tenant} is BROKEN: first broken record is seq {}: {}",
                             b.seq, b.reason
                         ))?;
                     }

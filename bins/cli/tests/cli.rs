@@ -687,6 +687,45 @@ fn events_and_audit_verification() {
         s.run(&["operator-token", "create", "--name", "ci"]).ok();
         s.run(&["audit", "verify", "_system"]).ok();
 
+        // Edit the first record in place, only its indexed event_type column: filtered queries
+        // no longer see it, the chain's hashes are untouched, and verification still names it.
+        let first = format!("WHERE tenant_id = '{tenant_id}' AND seq = 1");
+        let edit = |sql: &str| assert_eq!(s.db.execute(sql).unwrap(), 1, "{e:?}: {sql}");
+        edit(&format!(
+            "UPDATE audit_log SET event_type = 'login.failed' {first}"
+        ));
+        let hidden = s.json(&["events", "acme", "--type", "config.*"]);
+        assert_eq!(hidden.as_array().unwrap().len(), 1, "{e:?}");
+        let broken = s.run(&["audit", "verify", "acme"]);
+        assert_eq!(broken.code, 1, "{e:?}: {}", broken.stdout);
+        assert!(
+            broken.stdout.contains(
+                "first broken record is seq 1: the indexed column event_type does not match"
+            ),
+            "{e:?}: {}",
+            broken.stdout
+        );
+        edit(&format!(
+            "UPDATE audit_log SET event_type = 'config.changed' {first}"
+        ));
+        s.run(&["audit", "verify", "acme"]).ok();
+        // Now the record's JSON itself (who did it), leaving every column as it was.
+        edit(&format!(
+            "UPDATE audit_log SET record = REPLACE(record, '\"id\":\"cli\"', '\"id\":\"nobody\"') {first}"
+        ));
+        let broken_json = s.run(&["--json", "audit", "verify", "acme"]);
+        assert_eq!(broken_json.code, 1, "{e:?}");
+        let report = broken_json.json();
+        assert_eq!(report["first_broken_seq"], 1, "{e:?}");
+        assert!(
+            report["reason"].as_str().unwrap().contains("was edited"),
+            "{e:?}: {report}"
+        );
+        edit(&format!(
+            "UPDATE audit_log SET record = REPLACE(record, '\"id\":\"nobody\"', '\"id\":\"cli\"') {first}"
+        ));
+        s.run(&["audit", "verify", "acme"]).ok();
+
         // Append a record whose content does not match its hash: verification names it and exits 1.
         let store = s.db.store().unwrap();
         store

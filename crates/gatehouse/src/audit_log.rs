@@ -16,6 +16,28 @@ impl From<audit::AuditError> for GatehouseError {
     }
 }
 
+/// The first column of `row` stored beside the record for indexing that disagrees with the
+/// record, by column name. Mirrors what [`Gatehouse::audit`] writes.
+fn index_mismatch(row: &models::AuditRow, record: &AuditRecord) -> Option<&'static str> {
+    let columns = [
+        ("tenant_id", row.tenant_id == record.tenant_id),
+        ("seq", u64::try_from(row.seq).ok() == Some(record.seq)),
+        ("at", row.at == record.at.timestamp()),
+        ("event_type", row.event_type == record.event.event_type()),
+        ("actor", row.actor == record.actor.key()),
+        ("target", row.target == record.target),
+        (
+            "correlation_id",
+            row.correlation_id == record.correlation_id,
+        ),
+        ("hash", row.hash == record.hash),
+    ];
+    columns
+        .into_iter()
+        .find(|(_, agrees)| !agrees)
+        .map(|(column, _)| column)
+}
+
 fn audit_actor(actor: &Actor) -> audit::Actor {
     let (kind, id) = match actor {
         Actor::Operator(id) => (ActorKind::Operator, id.clone()),
@@ -238,14 +260,23 @@ impl Gatehouse {
         Ok(total)
     }
 
-    /// Verify a tenant's whole chain; `Ok(n)` is the number of intact records.
+    /// Verify a tenant's whole chain; `Ok(n)` is the number of intact records, `Err` names the
+    /// first broken one. Besides the chain itself (every record's hash and link, see
+    /// [`audit::verify_chain`]) it checks that the columns stored beside each record for
+    /// indexing (`event_type`, `actor`, `target`, `at`, ...) say what the record says: queries
+    /// filter on those columns, which no hash covers, so an edited column could otherwise hide a
+    /// record from filtered queries and exports while the chain still verifies.
+    ///
+    /// Reads page by page and keeps only the previous record, so memory does not grow with the
+    /// chain.
     pub fn verify_audit_chain(
         &self,
         tenant: &str,
     ) -> Result<std::result::Result<u64, audit::ChainBreak>> {
         self.store.transaction(|conn| {
             let tenant_id = self.tenant_id_for_audit(conn, tenant)?;
-            let mut records = Vec::new();
+            let mut prev: Option<AuditRecord> = None;
+            let mut intact = 0u64;
             let mut after = 0;
             loop {
                 let rows = queries::list_audit_rows(
@@ -258,30 +289,36 @@ impl Gatehouse {
                     },
                 )?;
                 if rows.is_empty() {
-                    break;
+                    return Ok(Ok(intact));
                 }
                 for row in rows {
                     after = row.seq;
                     // A row whose JSON no longer parses was edited: that is a break, not an error.
-                    match AuditRecord::from_json(&row.record) {
-                        Ok(mut record) => {
-                            // The indexed columns are part of what must not change either.
-                            if record.hash != row.hash {
-                                record.hash = row.hash.clone();
-                            }
-                            records.push(record)
-                        }
-                        Err(_) => {
-                            return Ok(Err(audit::ChainBreak {
-                                seq: u64::try_from(row.seq).unwrap_or(0),
-                                reason: audit::BreakReason::HashMismatch,
-                            }))
-                        }
+                    let Ok(record) = AuditRecord::from_json(&row.record) else {
+                        return Ok(Err(audit::ChainBreak {
+                            seq: u64::try_from(row.seq).unwrap_or(0),
+                            reason: audit::BreakReason::HashMismatch,
+                        }));
+                    };
+                    // The chain first: when the record itself was edited, that is the finding,
+                    // whatever its columns say.
+                    let linked = match &prev {
+                        None => audit::verify_chain([&record]),
+                        Some(p) => audit::verify_chain_from(p, [&record]),
+                    };
+                    if let Err(broken) = linked {
+                        return Ok(Err(broken));
                     }
+                    if let Some(field) = index_mismatch(&row, &record) {
+                        return Ok(Err(audit::ChainBreak {
+                            seq: record.seq,
+                            reason: audit::BreakReason::IndexMismatch { field },
+                        }));
+                    }
+                    intact += 1;
+                    prev = Some(record);
                 }
             }
-            let n = records.len() as u64;
-            Ok(audit::verify_chain(records.iter()).map(|()| n))
         })
     }
 
