@@ -41,6 +41,15 @@ fn open(config: Option<&Path>) -> anyhow::Result<(Gatehouse, Vec<String>)> {
     Ok((Gatehouse::new(store, config, Box::new(OsEntropy)), applied))
 }
 
+/// The login name of whoever runs the command, when the environment says it ($USER, else
+/// $LOGNAME, as login(1) sets them); empty values count as unset.
+fn os_user() -> Option<String> {
+    ["USER", "LOGNAME"]
+        .into_iter()
+        .filter_map(|var| std::env::var(var).ok())
+        .find(|name| !name.is_empty())
+}
+
 /// Read a small input file, naming it in the error.
 fn read_file(path: &Path, what: &str) -> anyhow::Result<String> {
     let fail = |e: &dyn std::fmt::Display| {
@@ -100,7 +109,19 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if !matches!(cli.command, Command::Migrate) && !applied.is_empty() {
         warn(&format!("applied migrations {}", applied.join(", ")));
     }
-    let call = Call::operator(now(), "cli");
+    let operator = cli.actor.clone().or_else(os_user);
+    let call = Call::cli(now(), operator.as_deref()).with_context(|| {
+        let name = operator.as_deref().unwrap_or_default();
+        // `--actor operator:x` is what a filter by actor looked like before `--by`.
+        let hint = if name.contains(':') {
+            " (to filter records by actor, use --by KIND:ID)"
+        } else {
+            ""
+        };
+        format!(
+            "operator name {name:?} (from --actor, GATEHOUSE_ACTOR, $USER or $LOGNAME) is not usable; pass --actor NAME{hint}"
+        )
+    })?;
     match cli.command {
         Command::Migrate => {
             if json {
@@ -140,7 +161,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 limit,
                 from: filter.from,
                 to: filter.to,
-                actor: filter.actor,
+                actor: filter.by,
                 target: filter.target,
             })?;
             if json {
@@ -366,7 +387,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 event_type: Some(event_type),
                 from: filter.from,
                 to: filter.to,
-                actor: filter.actor,
+                actor: filter.by,
                 target: filter.target,
                 ..Default::default()
             };

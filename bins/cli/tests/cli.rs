@@ -53,8 +53,13 @@ impl Setup {
     }
 
     fn run(&self, args: &[&str]) -> Run {
+        self.run_with_env(&[], args)
+    }
+
+    /// `run` with extra environment variables (`$USER`, `GATEHOUSE_ACTOR`, ...).
+    fn run_with_env(&self, env: &[(&str, &str)], args: &[&str]) -> Run {
         // A clean environment: nothing from the developer's shell (GATEHOUSE_CONFIG, a
-        // production GATEHOUSE_MODE) may change what the binary does under test.
+        // production GATEHOUSE_MODE, their $USER) may change what the binary does under test.
         let Output {
             status,
             stdout,
@@ -66,6 +71,7 @@ impl Setup {
             .env("GATEHOUSE_DATABASE_URL", &self.db.url)
             .env("GATEHOUSE_SECRET_KEY", SECRET_KEY)
             .env("GATEHOUSE_PUBLIC_URL", PUBLIC_URL)
+            .envs(env.iter().copied())
             .output()
             .unwrap();
         Run {
@@ -755,6 +761,91 @@ fn events_and_audit_verification() {
 }
 
 #[test]
+fn changes_are_attributed_to_the_operator_named_by_flag_environment_or_os_user() {
+    each_engine(|s| {
+        let e = s.engine;
+        // Creates tenant `slug` and returns who its `config.changed` record says did it.
+        let creator = |slug: &str, env: &[(&str, &str)], flags: &[&str]| -> Value {
+            let mut args = flags.to_vec();
+            args.extend(["tenant", "create", slug, "--name", slug]);
+            s.run_with_env(env, &args).ok();
+            let records = s.json(&["events", slug, "--type", "*"]);
+            assert_eq!(records.as_array().unwrap().len(), 1, "{e:?}: {records}");
+            records[0]["actor"].clone()
+        };
+        let operator = |id: &str| serde_json::json!({ "kind": "operator", "id": id });
+        assert_eq!(creator("t1", &[], &[]), operator("cli"), "{e:?}");
+        assert_eq!(
+            creator("t2", &[], &["--actor", "alice@corp.example"]),
+            operator("cli:alice@corp.example"),
+            "{e:?}"
+        );
+        assert_eq!(
+            creator("t3", &[("USER", "carol"), ("LOGNAME", "x")], &[]),
+            operator("cli:carol"),
+            "{e:?}"
+        );
+        assert_eq!(
+            creator("t4", &[("USER", ""), ("LOGNAME", "dave")], &[]),
+            operator("cli:dave"),
+            "{e:?}"
+        );
+        assert_eq!(
+            creator("t5", &[("GATEHOUSE_ACTOR", "bob"), ("USER", "carol")], &[]),
+            operator("cli:bob"),
+            "{e:?}"
+        );
+        assert_eq!(
+            creator("t6", &[("GATEHOUSE_ACTOR", "bob")], &["--actor", "alice"]),
+            operator("cli:alice"),
+            "{e:?}"
+        );
+        // The actor filter (`--by`) takes the same kind:id key; the old way of writing a
+        // filter, `--actor KIND:ID`, now names the operator and is refused with a pointer.
+        let by_alice = s.json(&["events", "t6", "--type", "*", "--by", "operator:cli:alice"]);
+        assert_eq!(by_alice.as_array().unwrap().len(), 1, "{e:?}");
+        let old_filter = s.run(&[
+            "events",
+            "t6",
+            "--type",
+            "*",
+            "--actor",
+            "operator:cli:alice",
+        ]);
+        assert_eq!(old_filter.code, 2, "{e:?}");
+        assert!(
+            old_filter.stderr.contains("use --by KIND:ID"),
+            "{e:?}: {}",
+            old_filter.stderr
+        );
+
+        // A name that is too long or not plain is refused before anything happens.
+        let long = "a".repeat(65);
+        for (env, flags) in [
+            (vec![], vec!["--actor", "al ice"]),
+            (vec![], vec!["--actor", long.as_str()]),
+            (vec![("USER", "DOMAIN\\carol")], vec![]),
+        ] {
+            let mut args = flags.clone();
+            args.extend(["tenant", "create", "nope", "--name", "nope"]);
+            let refused = s.run_with_env(&env, &args);
+            assert_eq!(
+                refused.code, 2,
+                "{e:?} {env:?} {flags:?}: {}",
+                refused.stderr
+            );
+            assert!(
+                refused.stderr.contains("pass --actor NAME"),
+                "{e:?}: {}",
+                refused.stderr
+            );
+        }
+        let missing = s.run(&["tenant", "show", "nope"]);
+        assert_eq!(missing.code, 2, "{e:?}");
+    });
+}
+
+#[test]
 fn role_rules_are_set_shown_and_explained() {
     each_engine(|s| {
         s.acme();
@@ -898,20 +989,13 @@ fn audit_records_are_filtered_and_exported_as_jsonl_and_csv() {
     each_engine(|s| {
         s.acme();
         s.okta_connection();
-        let mine = s.json(&["events", "acme", "--type", "*", "--actor", "operator:cli"]);
+        let mine = s.json(&["events", "acme", "--type", "*", "--by", "operator:cli"]);
         assert!(
             mine.as_array().unwrap().len() >= 2,
             "{:?}: {mine}",
             s.engine
         );
-        let nobody = s.json(&[
-            "events",
-            "acme",
-            "--type",
-            "*",
-            "--actor",
-            "operator:nobody",
-        ]);
+        let nobody = s.json(&["events", "acme", "--type", "*", "--by", "operator:nobody"]);
         assert_eq!(nobody.as_array().unwrap().len(), 0);
         let future = s.json(&[
             "events",
