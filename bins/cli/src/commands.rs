@@ -391,18 +391,26 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 target: filter.target,
                 ..Default::default()
             };
-            // Progress goes to stderr so stdout stays a clean export.
-            let progress = |n: u64| eprint!("\rexported {n} records");
+            // Progress goes to stderr so stdout stays a clean export: one count per page.
+            let mut shown = 0u64;
+            let progress = |p: gatehouse::ExportProgress| {
+                if p.written > shown && (p.written >= shown + 1000 || p.written == p.total) {
+                    eprint!("\rexported {} records", p.written);
+                    shown = p.written;
+                }
+            };
             let total = match &path {
                 Some(p) => {
                     let file = std::fs::File::create(p)
                         .with_context(|| format!("creating {}", p.display()))?;
                     let mut writer = std::io::BufWriter::new(file);
-                    let n = gh.export_audit(&query, format, &mut writer, progress)?;
+                    let n = gh.export_audit(&call, &query, format, &mut writer, progress)?;
                     std::io::Write::flush(&mut writer)?;
                     n
                 }
-                None => gh.export_audit(&query, format, std::io::stdout().lock(), progress)?,
+                None => {
+                    gh.export_audit(&call, &query, format, std::io::stdout().lock(), progress)?
+                }
             };
             eprintln!("\rexported {total} records");
         }

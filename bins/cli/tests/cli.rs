@@ -1006,13 +1006,24 @@ fn audit_records_are_filtered_and_exported_as_jsonl_and_csv() {
             "2099-01-01T00:00:00Z",
         ]);
         assert_eq!(future.as_array().unwrap().len(), 0);
-        let jsonl = s.run(&["audit", "export", "acme"]).ok();
+        let jsonl = s
+            .run(&["--actor", "auditor", "audit", "export", "acme"])
+            .ok();
         let lines: Vec<Value> = jsonl
             .stdout
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
-        assert_eq!(lines.len(), mine.as_array().unwrap().len());
+        // Everything so far, then the export's own record: who exported what.
+        assert_eq!(lines.len(), mine.as_array().unwrap().len() + 1);
+        let own = lines.last().unwrap();
+        assert_eq!(own["actor"]["id"], "cli:auditor", "{own}");
+        assert_eq!(own["event"]["type"], "admin.action", "{own}");
+        assert_eq!(own["event"]["action"], "audit.export", "{own}");
+        assert_eq!(
+            own["event"]["summary"], r#"{"format":"jsonl","type":"*"}"#,
+            "{own}"
+        );
         assert!(
             jsonl
                 .stderr
@@ -1039,9 +1050,16 @@ fn audit_records_are_filtered_and_exported_as_jsonl_and_csv() {
         .ok();
         let text = std::fs::read_to_string(&csv).unwrap();
         assert!(text.starts_with("tenant_id,seq,"), "{text}");
-        assert_eq!(text.lines().count(), lines.len() + 1);
+        // The header, the records of the JSON Lines export, and this export's own record.
+        assert_eq!(text.lines().count(), 1 + lines.len() + 1);
         let bad = s.run(&["audit", "export", "acme", "--format", "xml"]);
         assert_eq!(bad.code, 2);
+        let exports = s.json(&["events", "acme", "--type", "admin.*"]);
+        assert_eq!(
+            exports.as_array().unwrap().len(),
+            2,
+            "a refused export is not one"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     });
 }

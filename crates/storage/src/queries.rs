@@ -702,54 +702,71 @@ pub fn insert_audit_row(conn: &mut Conn, row: &AuditRow) -> Result<()> {
     .map(drop)
 }
 
-/// Filter for [`list_audit_rows`].
+/// Filter for [`list_audit_rows`] and [`count_audit_rows`]. All conditions are conjunctive.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
     /// Tenant whose chain to read.
     pub tenant_id: String,
     /// Only records with `seq > after_seq` (cursor paging).
     pub after_seq: i64,
+    /// Only records with `seq <= until_seq` (a fixed end, e.g. an export's own record).
+    pub until_seq: Option<i64>,
     /// Inclusive lower bound on `at`.
     pub from: Option<i64>,
     /// Exclusive upper bound on `at`.
     pub to: Option<i64>,
-    /// Only this event type.
-    pub event_type: Option<String>,
+    /// Only these event types (`None`: any type; an empty list matches nothing).
+    pub event_types: Option<Vec<String>>,
     /// Only this actor (`kind:id`).
     pub actor: Option<String>,
     /// Only this target.
     pub target: Option<String>,
-    /// Page size.
+    /// Page size ([`list_audit_rows`] only).
     pub limit: i64,
 }
 
-/// Records of a tenant's chain in `seq` order.
-pub fn list_audit_rows(conn: &mut Conn, f: &AuditFilter) -> Result<Vec<AuditRow>> {
+type AuditQuery<'a> = audit_log::BoxedQuery<'a, <Conn as diesel::Connection>::Backend>;
+
+fn filtered_audit_rows(f: &AuditFilter) -> AuditQuery<'_> {
     let mut q = audit_log::table
         .filter(audit_log::tenant_id.eq(&f.tenant_id))
         .filter(audit_log::seq.gt(f.after_seq))
         .into_boxed();
+    if let Some(until) = f.until_seq {
+        q = q.filter(audit_log::seq.le(until));
+    }
     if let Some(from) = f.from {
         q = q.filter(audit_log::at.ge(from));
     }
     if let Some(to) = f.to {
         q = q.filter(audit_log::at.lt(to));
     }
-    if let Some(t) = &f.event_type {
-        q = q.filter(audit_log::event_type.eq(t.clone()));
+    if let Some(types) = &f.event_types {
+        q = q.filter(audit_log::event_type.eq_any(types));
     }
     if let Some(a) = &f.actor {
-        q = q.filter(audit_log::actor.eq(a.clone()));
+        q = q.filter(audit_log::actor.eq(a));
     }
     if let Some(t) = &f.target {
-        q = q.filter(audit_log::target.eq(t.clone()));
+        q = q.filter(audit_log::target.eq(t));
     }
+    q
+}
+
+/// Records of a tenant's chain in `seq` order, at most `f.limit`.
+pub fn list_audit_rows(conn: &mut Conn, f: &AuditFilter) -> Result<Vec<AuditRow>> {
     classify(
-        q.order(audit_log::seq.asc())
+        filtered_audit_rows(f)
+            .order(audit_log::seq.asc())
             .limit(f.limit)
             .select(AuditRow::as_select())
             .load(conn),
     )
+}
+
+/// How many records match `f` (its `limit` is ignored).
+pub fn count_audit_rows(conn: &mut Conn, f: &AuditFilter) -> Result<i64> {
+    classify(filtered_audit_rows(f).count().get_result(conn))
 }
 
 /// Serialize appends to one tenant's audit chain until the transaction ends. On PostgreSQL this
