@@ -6,6 +6,7 @@ use crate::cli::{
     RolesCmd, SamlCmd, ScimCmd, SessionsCmd, TenantCmd, UsersCmd, WebhooksCmd,
 };
 use crate::output::{self, print, print_json, warn};
+use crate::progress::ExportMeter;
 use crate::InputError;
 use anyhow::Context;
 use gatehouse::os::{now, OsEntropy};
@@ -15,7 +16,7 @@ use gatehouse::{
     NewTenant, SamlConnectionUpdate, SsoBinding,
 };
 use serde_json::json;
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -391,14 +392,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 target: filter.target,
                 ..Default::default()
             };
-            // Progress goes to stderr so stdout stays a clean export: one count per page.
-            let mut shown = 0u64;
-            let progress = |p: gatehouse::ExportProgress| {
-                if p.written > shown && (p.written >= shown + 1000 || p.written == p.total) {
-                    eprint!("\rexported {} records", p.written);
-                    shown = p.written;
-                }
-            };
+            // Progress goes to stderr so stdout stays a clean export; a bar only where a
+            // person watches it, and not over records scrolling past on the same terminal.
+            let watched = std::io::stderr().is_terminal()
+                && (path.is_some() || !std::io::stdout().is_terminal());
+            let mut meter = ExportMeter::on_stderr(watched);
+            let progress = |p| meter.update(p);
             let total = match &path {
                 Some(p) => {
                     let file = std::fs::File::create(p)
@@ -412,7 +411,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     gh.export_audit(&call, &query, format, std::io::stdout().lock(), progress)?
                 }
             };
-            eprintln!("\rexported {total} records");
+            meter.finish(total);
         }
         Command::Audit(AuditCmd::Verify { tenant }) => {
             return match gh.verify_audit_chain(&tenant)? {

@@ -10,6 +10,7 @@
 mod cli;
 mod commands;
 mod output;
+mod progress;
 
 use clap::Parser;
 use gatehouse::GatehouseError;

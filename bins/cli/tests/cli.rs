@@ -1063,3 +1063,74 @@ fn audit_records_are_filtered_and_exported_as_jsonl_and_csv() {
         let _ = std::fs::remove_dir_all(&dir);
     });
 }
+
+#[test]
+fn a_terminal_sees_a_progress_bar_and_the_exported_file_is_the_same() {
+    let s = Setup::new(Engine::Sqlite);
+    s.acme();
+    s.okta_connection();
+    let dir = std::env::temp_dir().join(format!("gh-cli-tty-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for format in ["jsonl", "csv"] {
+        // Under script(1) the binary's stdin, stdout and stderr are a pseudo-terminal; what
+        // it draws there comes out of script's stdout.
+        let tty_file = dir.join(format!("tty.{format}"));
+        let command = format!(
+            "{} audit export acme --format {format} -o {}",
+            env!("CARGO_BIN_EXE_gatehouse"),
+            tty_file.display()
+        );
+        let screen = Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("TERM", "xterm")
+            .env("GATEHOUSE_DATABASE_URL", &s.db.url)
+            .env("GATEHOUSE_SECRET_KEY", SECRET_KEY)
+            .env("GATEHOUSE_PUBLIC_URL", PUBLIC_URL)
+            .output()
+            .unwrap();
+        assert!(screen.status.success(), "{screen:?}");
+        let screen = String::from_utf8_lossy(&screen.stdout);
+        let tty = std::fs::read_to_string(&tty_file).unwrap();
+        let records = tty.lines().count() - usize::from(format == "csv");
+        assert!(
+            screen.contains(&format!("/{records} records (")),
+            "no bar over {records} records: {screen:?}"
+        );
+        assert!(
+            screen.contains(&format!("exported {records} records")),
+            "{screen:?}"
+        );
+
+        // Without a terminal: the plain count, no drawing.
+        let plain_file = dir.join(format!("plain.{format}"));
+        let plain = s
+            .run(&[
+                "audit",
+                "export",
+                "acme",
+                "--format",
+                format,
+                "-o",
+                plain_file.to_str().unwrap(),
+            ])
+            .ok();
+        assert!(!plain.stderr.contains('\u{1b}'), "{:?}", plain.stderr);
+        assert!(
+            plain
+                .stderr
+                .contains(&format!("exported {} records", records + 1)),
+            "{}",
+            plain.stderr
+        );
+        // The same bytes: this export is the previous one plus its own record.
+        let plain = std::fs::read_to_string(&plain_file).unwrap();
+        let rest = plain
+            .strip_prefix(tty.as_str())
+            .unwrap_or_else(|| panic!("{tty}\n---\n{plain}"));
+        assert_eq!(rest.lines().count(), 1, "{rest}");
+        assert!(rest.contains("audit.export"), "{rest}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
