@@ -494,6 +494,59 @@ pub fn revoke_user_sessions(
     Ok(ids)
 }
 
+/// Sessions that expired at or before `now`, were never revoked, and whose expiry is not yet
+/// recorded in the audit trail: soonest expiry first, at most `limit`.
+pub fn expired_unrecorded_sessions(conn: &mut Conn, now: i64, limit: i64) -> Result<Vec<Session>> {
+    classify(
+        sessions::table
+            .filter(sessions::expires_at.le(now))
+            .filter(sessions::revoked_at.is_null())
+            .filter(sessions::expiry_recorded_at.is_null())
+            .order((sessions::expires_at.asc(), sessions::id.asc()))
+            .limit(limit)
+            .select(Session::as_select())
+            .load(conn),
+    )
+}
+
+/// Claim the recording of session `id`'s expiry: mark it as recorded at `now` if it is still
+/// expired, unrevoked and unmarked. Returns whether this call marked it; of several replicas
+/// sweeping at once exactly one gets `true`, and only it may write the audit record.
+///
+/// On PostgreSQL a row another transaction has locked (it is revoking the session, or another
+/// sweep is claiming it) is skipped rather than waited for (`FOR UPDATE SKIP LOCKED`): the sweep
+/// then never waits on a session while it holds a tenant's audit chain lock, which a
+/// revoking transaction may be waiting for. A skipped session comes up again on the next
+/// sweep if it is still unrecorded. SQLite has a single writer, so a plain conditional update
+/// is the claim.
+pub fn mark_session_expiry_recorded(conn: &mut Conn, id: &str, now: i64) -> Result<bool> {
+    let changed = match conn {
+        crate::AnyConnection::Postgresql(pg) => classify(
+            diesel::sql_query(
+                "UPDATE sessions SET expiry_recorded_at = $1 WHERE id = \
+                 (SELECT id FROM sessions WHERE id = $2 AND expires_at <= $1 \
+                  AND revoked_at IS NULL AND expiry_recorded_at IS NULL \
+                  FOR UPDATE SKIP LOCKED)",
+            )
+            .bind::<diesel::sql_types::BigInt, _>(now)
+            .bind::<diesel::sql_types::Text, _>(id)
+            .execute(pg),
+        )?,
+        crate::AnyConnection::Sqlite(_) => classify(
+            diesel::update(
+                sessions::table
+                    .find(id)
+                    .filter(sessions::expires_at.le(now))
+                    .filter(sessions::revoked_at.is_null())
+                    .filter(sessions::expiry_recorded_at.is_null()),
+            )
+            .set(sessions::expiry_recorded_at.eq(Some(now)))
+            .execute(conn),
+        )?,
+    };
+    Ok(changed == 1)
+}
+
 /// Sessions of a user, newest first.
 pub fn list_user_sessions(conn: &mut Conn, user_id: &str) -> Result<Vec<Session>> {
     classify(
