@@ -18,6 +18,11 @@ pub struct Cli {
     /// Print the facade's JSON instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Who runs the command, recorded in the audit trail as `operator:cli:NAME` (1-64 of
+    /// A-Z a-z 0-9 . _ - @). Default: the OS user ($USER, else $LOGNAME); with neither,
+    /// plain `operator:cli`.
+    #[arg(long, global = true, value_name = "NAME", env = "GATEHOUSE_ACTOR")]
+    pub actor: Option<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -654,9 +659,10 @@ pub struct AuditFilterArgs {
     /// Only records before this time (RFC 3339).
     #[arg(long, value_name = "TIME")]
     pub to: Option<chrono::DateTime<chrono::Utc>>,
-    /// Only this actor, as kind:id (operator:opt_1, scim_token:DIR/TOKEN, ...).
-    #[arg(long, value_name = "KIND:ID")]
-    pub actor: Option<String>,
+    /// Only records by this actor, as kind:id (operator:opt_1, operator:cli:alice,
+    /// scim_token:DIR/TOKEN, ...). Not `--actor`: that global option names who runs the command.
+    #[arg(long = "by", value_name = "KIND:ID")]
+    pub by: Option<String>,
     /// Only records about this target id (a user, connection, ...).
     #[arg(long, value_name = "ID")]
     pub target: Option<String>,

@@ -6,6 +6,7 @@ use crate::cli::{
     RolesCmd, SamlCmd, ScimCmd, SessionsCmd, TenantCmd, UsersCmd, WebhooksCmd,
 };
 use crate::output::{self, print, print_json, warn};
+use crate::progress::ExportMeter;
 use crate::InputError;
 use anyhow::Context;
 use gatehouse::os::{now, OsEntropy};
@@ -15,7 +16,7 @@ use gatehouse::{
     NewTenant, SamlConnectionUpdate, SsoBinding,
 };
 use serde_json::json;
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -39,6 +40,15 @@ fn open(config: Option<&Path>) -> anyhow::Result<(Gatehouse, Vec<String>)> {
     let mut config = GatehouseConfig::new(settings.public_url.clone(), secrets);
     config.demo_idp = settings.demo;
     Ok((Gatehouse::new(store, config, Box::new(OsEntropy)), applied))
+}
+
+/// The login name of whoever runs the command, when the environment says it ($USER, else
+/// $LOGNAME, as login(1) sets them); empty values count as unset.
+fn os_user() -> Option<String> {
+    ["USER", "LOGNAME"]
+        .into_iter()
+        .filter_map(|var| std::env::var(var).ok())
+        .find(|name| !name.is_empty())
 }
 
 /// Read a small input file, naming it in the error.
@@ -100,7 +110,19 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if !matches!(cli.command, Command::Migrate) && !applied.is_empty() {
         warn(&format!("applied migrations {}", applied.join(", ")));
     }
-    let call = Call::operator(now(), "cli");
+    let operator = cli.actor.clone().or_else(os_user);
+    let call = Call::cli(now(), operator.as_deref()).with_context(|| {
+        let name = operator.as_deref().unwrap_or_default();
+        // `--actor operator:x` is what a filter by actor looked like before `--by`.
+        let hint = if name.contains(':') {
+            " (to filter records by actor, use --by KIND:ID)"
+        } else {
+            ""
+        };
+        format!(
+            "operator name {name:?} (from --actor, GATEHOUSE_ACTOR, $USER or $LOGNAME) is not usable; pass --actor NAME{hint}"
+        )
+    })?;
     match cli.command {
         Command::Migrate => {
             if json {
@@ -140,7 +162,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 limit,
                 from: filter.from,
                 to: filter.to,
-                actor: filter.actor,
+                actor: filter.by,
                 target: filter.target,
             })?;
             if json {
@@ -366,24 +388,30 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 event_type: Some(event_type),
                 from: filter.from,
                 to: filter.to,
-                actor: filter.actor,
+                actor: filter.by,
                 target: filter.target,
                 ..Default::default()
             };
-            // Progress goes to stderr so stdout stays a clean export.
-            let progress = |n: u64| eprint!("\rexported {n} records");
+            // Progress goes to stderr so stdout stays a clean export; a bar only where a
+            // person watches it, and not over records scrolling past on the same terminal.
+            let watched = std::io::stderr().is_terminal()
+                && (path.is_some() || !std::io::stdout().is_terminal());
+            let mut meter = ExportMeter::on_stderr(watched);
+            let progress = |p| meter.update(p);
             let total = match &path {
                 Some(p) => {
                     let file = std::fs::File::create(p)
                         .with_context(|| format!("creating {}", p.display()))?;
                     let mut writer = std::io::BufWriter::new(file);
-                    let n = gh.export_audit(&query, format, &mut writer, progress)?;
+                    let n = gh.export_audit(&call, &query, format, &mut writer, progress)?;
                     std::io::Write::flush(&mut writer)?;
                     n
                 }
-                None => gh.export_audit(&query, format, std::io::stdout().lock(), progress)?,
+                None => {
+                    gh.export_audit(&call, &query, format, std::io::stdout().lock(), progress)?
+                }
             };
-            eprintln!("\rexported {total} records");
+            meter.finish(total);
         }
         Command::Audit(AuditCmd::Verify { tenant }) => {
             return match gh.verify_audit_chain(&tenant)? {
@@ -406,7 +434,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         }))?;
                     } else {
                         print(&format!(
-                            "audit chain of {tenant} is BROKEN: first broken record is seq {} ({:?})",
+                            "audit chain of {tenant} is BROKEN: first broken record is seq {}: {}",
                             b.seq, b.reason
                         ))?;
                     }

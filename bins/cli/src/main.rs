@@ -1,7 +1,8 @@
 //! `gatehouse`: the admin command line. A thin clap shell over the same facade operations the
 //! REST admin API calls: it opens the database with the server's settings, applies pending
-//! migrations, and calls the facade as the operator `cli` (so every change lands in the audit
-//! trail like one made through the API).
+//! migrations, and calls the facade as the operator `cli:<name>` (`--actor`, `GATEHOUSE_ACTOR` or
+//! the OS user; see `gatehouse::Call::cli`), so every change lands in the audit trail, attributed,
+//! like one made through the API.
 //!
 //! Exit codes: 0 success; 2 invalid input, not found, conflict, or a change refused because
 //! another system owns the data (roles the tenant's IdP manages), and clap usage errors; 1
@@ -10,6 +11,7 @@
 mod cli;
 mod commands;
 mod output;
+mod progress;
 
 use clap::Parser;
 use gatehouse::GatehouseError;

@@ -53,8 +53,13 @@ impl Setup {
     }
 
     fn run(&self, args: &[&str]) -> Run {
+        self.run_with_env(&[], args)
+    }
+
+    /// `run` with extra environment variables (`$USER`, `GATEHOUSE_ACTOR`, ...).
+    fn run_with_env(&self, env: &[(&str, &str)], args: &[&str]) -> Run {
         // A clean environment: nothing from the developer's shell (GATEHOUSE_CONFIG, a
-        // production GATEHOUSE_MODE) may change what the binary does under test.
+        // production GATEHOUSE_MODE, their $USER) may change what the binary does under test.
         let Output {
             status,
             stdout,
@@ -66,6 +71,7 @@ impl Setup {
             .env("GATEHOUSE_DATABASE_URL", &self.db.url)
             .env("GATEHOUSE_SECRET_KEY", SECRET_KEY)
             .env("GATEHOUSE_PUBLIC_URL", PUBLIC_URL)
+            .envs(env.iter().copied())
             .output()
             .unwrap();
         Run {
@@ -687,6 +693,45 @@ fn events_and_audit_verification() {
         s.run(&["operator-token", "create", "--name", "ci"]).ok();
         s.run(&["audit", "verify", "_system"]).ok();
 
+        // Edit the first record in place, only its indexed event_type column: filtered queries
+        // no longer see it, the chain's hashes are untouched, and verification still names it.
+        let first = format!("WHERE tenant_id = '{tenant_id}' AND seq = 1");
+        let edit = |sql: &str| assert_eq!(s.db.execute(sql).unwrap(), 1, "{e:?}: {sql}");
+        edit(&format!(
+            "UPDATE audit_log SET event_type = 'login.failed' {first}"
+        ));
+        let hidden = s.json(&["events", "acme", "--type", "config.*"]);
+        assert_eq!(hidden.as_array().unwrap().len(), 1, "{e:?}");
+        let broken = s.run(&["audit", "verify", "acme"]);
+        assert_eq!(broken.code, 1, "{e:?}: {}", broken.stdout);
+        assert!(
+            broken.stdout.contains(
+                "first broken record is seq 1: the indexed column event_type does not match"
+            ),
+            "{e:?}: {}",
+            broken.stdout
+        );
+        edit(&format!(
+            "UPDATE audit_log SET event_type = 'config.changed' {first}"
+        ));
+        s.run(&["audit", "verify", "acme"]).ok();
+        // Now the record's JSON itself (who did it), leaving every column as it was.
+        edit(&format!(
+            "UPDATE audit_log SET record = REPLACE(record, '\"id\":\"cli\"', '\"id\":\"nobody\"') {first}"
+        ));
+        let broken_json = s.run(&["--json", "audit", "verify", "acme"]);
+        assert_eq!(broken_json.code, 1, "{e:?}");
+        let report = broken_json.json();
+        assert_eq!(report["first_broken_seq"], 1, "{e:?}");
+        assert!(
+            report["reason"].as_str().unwrap().contains("was edited"),
+            "{e:?}: {report}"
+        );
+        edit(&format!(
+            "UPDATE audit_log SET record = REPLACE(record, '\"id\":\"nobody\"', '\"id\":\"cli\"') {first}"
+        ));
+        s.run(&["audit", "verify", "acme"]).ok();
+
         // Append a record whose content does not match its hash: verification names it and exits 1.
         let store = s.db.store().unwrap();
         store
@@ -712,6 +757,91 @@ fn events_and_audit_verification() {
         let report = broken_json.json();
         assert_eq!(report["intact"], false, "{e:?}");
         assert_eq!(report["first_broken_seq"], 3, "{e:?}");
+    });
+}
+
+#[test]
+fn changes_are_attributed_to_the_operator_named_by_flag_environment_or_os_user() {
+    each_engine(|s| {
+        let e = s.engine;
+        // Creates tenant `slug` and returns who its `config.changed` record says did it.
+        let creator = |slug: &str, env: &[(&str, &str)], flags: &[&str]| -> Value {
+            let mut args = flags.to_vec();
+            args.extend(["tenant", "create", slug, "--name", slug]);
+            s.run_with_env(env, &args).ok();
+            let records = s.json(&["events", slug, "--type", "*"]);
+            assert_eq!(records.as_array().unwrap().len(), 1, "{e:?}: {records}");
+            records[0]["actor"].clone()
+        };
+        let operator = |id: &str| serde_json::json!({ "kind": "operator", "id": id });
+        assert_eq!(creator("t1", &[], &[]), operator("cli"), "{e:?}");
+        assert_eq!(
+            creator("t2", &[], &["--actor", "alice@corp.example"]),
+            operator("cli:alice@corp.example"),
+            "{e:?}"
+        );
+        assert_eq!(
+            creator("t3", &[("USER", "carol"), ("LOGNAME", "x")], &[]),
+            operator("cli:carol"),
+            "{e:?}"
+        );
+        assert_eq!(
+            creator("t4", &[("USER", ""), ("LOGNAME", "dave")], &[]),
+            operator("cli:dave"),
+            "{e:?}"
+        );
+        assert_eq!(
+            creator("t5", &[("GATEHOUSE_ACTOR", "bob"), ("USER", "carol")], &[]),
+            operator("cli:bob"),
+            "{e:?}"
+        );
+        assert_eq!(
+            creator("t6", &[("GATEHOUSE_ACTOR", "bob")], &["--actor", "alice"]),
+            operator("cli:alice"),
+            "{e:?}"
+        );
+        // The actor filter (`--by`) takes the same kind:id key; the old way of writing a
+        // filter, `--actor KIND:ID`, now names the operator and is refused with a pointer.
+        let by_alice = s.json(&["events", "t6", "--type", "*", "--by", "operator:cli:alice"]);
+        assert_eq!(by_alice.as_array().unwrap().len(), 1, "{e:?}");
+        let old_filter = s.run(&[
+            "events",
+            "t6",
+            "--type",
+            "*",
+            "--actor",
+            "operator:cli:alice",
+        ]);
+        assert_eq!(old_filter.code, 2, "{e:?}");
+        assert!(
+            old_filter.stderr.contains("use --by KIND:ID"),
+            "{e:?}: {}",
+            old_filter.stderr
+        );
+
+        // A name that is too long or not plain is refused before anything happens.
+        let long = "a".repeat(65);
+        for (env, flags) in [
+            (vec![], vec!["--actor", "al ice"]),
+            (vec![], vec!["--actor", long.as_str()]),
+            (vec![("USER", "DOMAIN\\carol")], vec![]),
+        ] {
+            let mut args = flags.clone();
+            args.extend(["tenant", "create", "nope", "--name", "nope"]);
+            let refused = s.run_with_env(&env, &args);
+            assert_eq!(
+                refused.code, 2,
+                "{e:?} {env:?} {flags:?}: {}",
+                refused.stderr
+            );
+            assert!(
+                refused.stderr.contains("pass --actor NAME"),
+                "{e:?}: {}",
+                refused.stderr
+            );
+        }
+        let missing = s.run(&["tenant", "show", "nope"]);
+        assert_eq!(missing.code, 2, "{e:?}");
     });
 }
 
@@ -954,20 +1084,13 @@ fn audit_records_are_filtered_and_exported_as_jsonl_and_csv() {
     each_engine(|s| {
         s.acme();
         s.okta_connection();
-        let mine = s.json(&["events", "acme", "--type", "*", "--actor", "operator:cli"]);
+        let mine = s.json(&["events", "acme", "--type", "*", "--by", "operator:cli"]);
         assert!(
             mine.as_array().unwrap().len() >= 2,
             "{:?}: {mine}",
             s.engine
         );
-        let nobody = s.json(&[
-            "events",
-            "acme",
-            "--type",
-            "*",
-            "--actor",
-            "operator:nobody",
-        ]);
+        let nobody = s.json(&["events", "acme", "--type", "*", "--by", "operator:nobody"]);
         assert_eq!(nobody.as_array().unwrap().len(), 0);
         let future = s.json(&[
             "events",
@@ -978,13 +1101,24 @@ fn audit_records_are_filtered_and_exported_as_jsonl_and_csv() {
             "2099-01-01T00:00:00Z",
         ]);
         assert_eq!(future.as_array().unwrap().len(), 0);
-        let jsonl = s.run(&["audit", "export", "acme"]).ok();
+        let jsonl = s
+            .run(&["--actor", "auditor", "audit", "export", "acme"])
+            .ok();
         let lines: Vec<Value> = jsonl
             .stdout
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
-        assert_eq!(lines.len(), mine.as_array().unwrap().len());
+        // Everything so far, then the export's own record: who exported what.
+        assert_eq!(lines.len(), mine.as_array().unwrap().len() + 1);
+        let own = lines.last().unwrap();
+        assert_eq!(own["actor"]["id"], "cli:auditor", "{own}");
+        assert_eq!(own["event"]["type"], "admin.action", "{own}");
+        assert_eq!(own["event"]["action"], "audit.export", "{own}");
+        assert_eq!(
+            own["event"]["summary"], r#"{"format":"jsonl","type":"*"}"#,
+            "{own}"
+        );
         assert!(
             jsonl
                 .stderr
@@ -1011,9 +1145,87 @@ fn audit_records_are_filtered_and_exported_as_jsonl_and_csv() {
         .ok();
         let text = std::fs::read_to_string(&csv).unwrap();
         assert!(text.starts_with("tenant_id,seq,"), "{text}");
-        assert_eq!(text.lines().count(), lines.len() + 1);
+        // The header, the records of the JSON Lines export, and this export's own record.
+        assert_eq!(text.lines().count(), 1 + lines.len() + 1);
         let bad = s.run(&["audit", "export", "acme", "--format", "xml"]);
         assert_eq!(bad.code, 2);
+        let exports = s.json(&["events", "acme", "--type", "admin.*"]);
+        assert_eq!(
+            exports.as_array().unwrap().len(),
+            2,
+            "a refused export is not one"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     });
+}
+
+#[test]
+fn a_terminal_sees_a_progress_bar_and_the_exported_file_is_the_same() {
+    let s = Setup::new(Engine::Sqlite);
+    s.acme();
+    s.okta_connection();
+    let dir = std::env::temp_dir().join(format!("gh-cli-tty-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for format in ["jsonl", "csv"] {
+        // Under script(1) the binary's stdin, stdout and stderr are a pseudo-terminal; what
+        // it draws there comes out of script's stdout.
+        let tty_file = dir.join(format!("tty.{format}"));
+        let command = format!(
+            "{} audit export acme --format {format} -o {}",
+            env!("CARGO_BIN_EXE_gatehouse"),
+            tty_file.display()
+        );
+        let screen = Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("TERM", "xterm")
+            .env("GATEHOUSE_DATABASE_URL", &s.db.url)
+            .env("GATEHOUSE_SECRET_KEY", SECRET_KEY)
+            .env("GATEHOUSE_PUBLIC_URL", PUBLIC_URL)
+            .output()
+            .unwrap();
+        assert!(screen.status.success(), "{screen:?}");
+        let screen = String::from_utf8_lossy(&screen.stdout);
+        let tty = std::fs::read_to_string(&tty_file).unwrap();
+        let records = tty.lines().count() - usize::from(format == "csv");
+        assert!(
+            screen.contains(&format!("/{records} records (")),
+            "no bar over {records} records: {screen:?}"
+        );
+        assert!(
+            screen.contains(&format!("exported {records} records")),
+            "{screen:?}"
+        );
+
+        // Without a terminal: the plain count, no drawing.
+        let plain_file = dir.join(format!("plain.{format}"));
+        let plain = s
+            .run(&[
+                "audit",
+                "export",
+                "acme",
+                "--format",
+                format,
+                "-o",
+                plain_file.to_str().unwrap(),
+            ])
+            .ok();
+        assert!(!plain.stderr.contains('\u{1b}'), "{:?}", plain.stderr);
+        assert!(
+            plain
+                .stderr
+                .contains(&format!("exported {} records", records + 1)),
+            "{}",
+            plain.stderr
+        );
+        // The same bytes: this export is the previous one plus its own record.
+        let plain = std::fs::read_to_string(&plain_file).unwrap();
+        let rest = plain
+            .strip_prefix(tty.as_str())
+            .unwrap_or_else(|| panic!("{tty}\n---\n{plain}"));
+        assert_eq!(rest.lines().count(), 1, "{rest}");
+        assert!(rest.contains("audit.export"), "{rest}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

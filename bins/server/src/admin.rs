@@ -466,9 +466,9 @@ async fn audit_export(
         target: q.target,
         ..Default::default()
     };
-    let body = run(&gh, Surface::Admin, c, move |gh, _| {
+    let body = run(&gh, Surface::Admin, c, move |gh, call| {
         let mut out = Vec::new();
-        gh.export_audit(&filter, format, &mut out, |_| {})?;
+        gh.export_audit(call, &filter, format, &mut out, |_| {})?;
         Ok(out)
     })
     .await?;

@@ -102,16 +102,21 @@ fn init_tracing(json: bool) {
     }
 }
 
-/// The event delivery worker: every 250 ms, deliver what is due (webhooks, back-channel
-/// logouts), so a revocation reaches the app within a second. Every replica runs one; the leases
-/// in the outbox keep them from posting the same delivery twice at once. A plain thread, because
-/// the facade's HTTP client is blocking and must stay off the async executor.
-fn spawn_event_delivery(gh: Arc<Gatehouse>) -> std::io::Result<()> {
+/// The background worker: every 250 ms, deliver what is due (webhooks, back-channel logouts),
+/// so a revocation reaches the app within a second, and put sessions that expired on record
+/// (`session.terminated`, reason `expired`). Every replica runs one; the leases in the outbox
+/// keep them from posting the same delivery twice at once, and the expiry sweep claims each
+/// session with a conditional update, so none is recorded twice. A plain thread, because the
+/// facade's HTTP client is blocking and must stay off the async executor.
+fn spawn_background_worker(gh: Arc<Gatehouse>) -> std::io::Result<()> {
     std::thread::Builder::new()
-        .name("event-delivery".into())
+        .name("background-worker".into())
         .spawn(move || loop {
             if let Err(error) = gh.deliver_due(&Call::system(now()), 100) {
                 tracing::warn!(%error, "event delivery pass failed");
+            }
+            if let Err(error) = gh.record_expired_sessions(&Call::system(now()), 100) {
+                tracing::warn!(%error, "session expiry sweep failed");
             }
             std::thread::sleep(std::time::Duration::from_millis(250));
         })
@@ -149,7 +154,7 @@ fn main() -> anyhow::Result<()> {
             demo.users.join(" or ")
         );
     }
-    spawn_event_delivery(gh.clone()).context("starting the event delivery worker")?;
+    spawn_background_worker(gh.clone()).context("starting the background worker")?;
     tracing::info!(listen = %settings.listen, public_url = %settings.public_url, database = ?gh.store().engine(), "gatehouse-server starting");
     let data = web::Data::new(gh);
     let listen = settings.listen;

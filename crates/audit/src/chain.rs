@@ -8,7 +8,20 @@ use serde_json::Value;
 use std::fmt;
 
 /// Version of the record and event format this build writes (and the newest it verifies).
-pub const SCHEMA_VERSION: u16 = 1;
+///
+/// * 1 — the first format.
+/// * 2 — adds the `logout.failed` event and `login.succeeded.amr`.
+///
+/// Bumping is safe for stored chains because `schema_version` is a field *of each record*,
+/// covered by that record's hash: a record written as version 1 keeps `"schema_version":1` and
+/// its bytes, so it verifies unchanged; only new records say 2. Verification accepts every
+/// version from 1 up to this one, and a verifier older than a record refuses it by version
+/// (`UnsupportedSchemaVersion`) instead of guessing. Both additions were shipped for a while
+/// under version 1, so a version-1 record may contain them; that is why parsing does not gate
+/// fields by version (`tests/fixtures/chain-v1.jsonl` is such a chain and must keep verifying).
+/// Additions only: a change that alters how an existing record serializes would change its hash
+/// and is never allowed — `amr` is omitted when empty for exactly that reason.
+pub const SCHEMA_VERSION: u16 = 2;
 /// `prev_hash` of a tenant's first record: 64 zeros.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 /// Largest serialized record [`AuditRecord::from_json`] accepts (64 KiB).

@@ -72,11 +72,49 @@ pub enum BreakReason {
         /// The version found.
         found: u16,
     },
+    /// A copy of one of the record's fields kept beside it for indexing (storage's `event_type`,
+    /// `actor`, `target`, ... columns) says something else than the hashed record. The hash
+    /// cannot protect such copies, and filtered queries read them, so an edited copy hides the
+    /// record from (or slips it into) filtered results without touching the chain.
+    IndexMismatch {
+        /// The copied field that disagrees (the storage column's name).
+        field: &'static str,
+    },
+}
+
+impl std::fmt::Display for BreakReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BreakReason::NotGenesis => {
+                f.write_str("the chain does not start with seq 1 and the genesis prev_hash")
+            }
+            BreakReason::Gap { expected } => {
+                write!(f, "records are missing: expected seq {expected} next")
+            }
+            BreakReason::OutOfOrder { expected } => {
+                write!(f, "duplicate or out-of-order record: expected seq {expected} next")
+            }
+            BreakReason::TenantChanged => f.write_str("the record belongs to another tenant"),
+            BreakReason::PrevHashMismatch => f.write_str(
+                "prev_hash is not the previous record's hash (the link was cut or the previous record rewritten)",
+            ),
+            BreakReason::HashMismatch => {
+                f.write_str("the record's content does not match its hash (the record was edited)")
+            }
+            BreakReason::UnsupportedSchemaVersion { found } => {
+                write!(f, "unsupported schema version {found}")
+            }
+            BreakReason::IndexMismatch { field } => write!(
+                f,
+                "the indexed column {field} does not match the record (the column was edited)"
+            ),
+        }
+    }
 }
 
 /// The first record at which a chain fails verification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("audit chain broken at seq {seq}: {reason:?}")]
+#[error("audit chain broken at seq {seq}: {reason}")]
 pub struct ChainBreak {
     /// `seq` of the offending record, as stored.
     pub seq: u64,

@@ -1,7 +1,9 @@
 //! The closed set of audit events (schema version [`crate::SCHEMA_VERSION`]).
 //!
-//! Adding a field or a variant changes the wire format and needs a schema-version bump; the golden
-//! test in `tests/audit.rs` fails on any unnoticed change. No variant has a field for secrets,
+//! Adding a field or a variant changes the wire format and needs a schema-version bump (see
+//! [`crate::SCHEMA_VERSION`] for why a bump never disturbs stored records); the golden test in
+//! `tests/audit.rs` fails on any unnoticed change. A new field must be omitted from the JSON
+//! when it has no value, so records written before it existed keep their bytes and hashes. No variant has a field for secrets,
 //! tokens, passwords or assertion/response bodies — ids, codes and short summaries only.
 
 use chrono::{DateTime, Utc};

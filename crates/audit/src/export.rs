@@ -58,12 +58,14 @@ pub fn write_csv<'a, W: Write>(
     write_csv_records(out, records, progress)
 }
 
-/// The rows of [`write_csv`] without the header line, for appending later pages of an export.
+/// The rows of [`write_csv`] without the header line, for appending later pages of an export;
+/// `progress` is called with the running count of this call.
 pub fn write_csv_rows<'a, W: Write>(
     out: W,
     records: impl IntoIterator<Item = &'a AuditRecord>,
+    progress: impl FnMut(u64),
 ) -> Result<u64, AuditError> {
-    write_csv_records(out, records, |_| {})
+    write_csv_records(out, records, progress)
 }
 
 fn write_csv_records<'a, W: Write>(

@@ -179,8 +179,8 @@ fn every_event_type_serializes_as_pinned() {
 fn record_wire_form_canonical_bytes_and_hash_are_pinned() {
     let chain = chain_of(sample_events()[..2].to_vec());
     let r = &chain[1];
-    expect![[r#"{"tenant_id":"acme","seq":2,"at":"2026-11-23T10:00:01.123456Z","actor":{"kind":"operator","id":"op_1"},"target":"u_1","correlation_id":"req-1","event":{"type":"login.failed","reason_code":"signature_invalid","connection_id":"conn_okta","subject":null},"schema_version":1,"prev_hash":"2b6ff539672ba89146eeb541ec4fb1ec3103491312f67580aafbb05e52a5de49","hash":"a5463278ebc01f5d89c29f6fac6f53405e9cee3ee75cc43d7e56b4d0ddee3b85"}"#]].assert_eq(&r.to_json().unwrap());
-    expect![[r#"{"actor":{"id":"op_1","kind":"operator"},"at":"2026-11-23T10:00:01.123456Z","correlation_id":"req-1","event":{"connection_id":"conn_okta","reason_code":"signature_invalid","subject":null,"type":"login.failed"},"prev_hash":"2b6ff539672ba89146eeb541ec4fb1ec3103491312f67580aafbb05e52a5de49","schema_version":1,"seq":2,"target":"u_1","tenant_id":"acme"}"#]].assert_eq(&String::from_utf8(r.canonical_bytes().unwrap()).unwrap());
+    expect![[r#"{"tenant_id":"acme","seq":2,"at":"2026-11-23T10:00:01.123456Z","actor":{"kind":"operator","id":"op_1"},"target":"u_1","correlation_id":"req-1","event":{"type":"login.failed","reason_code":"signature_invalid","connection_id":"conn_okta","subject":null},"schema_version":2,"prev_hash":"3e9ddb27f458d5a8f1bafb6dace81e63181c82dbef290f0725872c0fda27189e","hash":"8552f936bb6582a9fb8dec500fcca7d08c42bbb3e24364fc3c2b1767b20d07b9"}"#]].assert_eq(&r.to_json().unwrap());
+    expect![[r#"{"actor":{"id":"op_1","kind":"operator"},"at":"2026-11-23T10:00:01.123456Z","correlation_id":"req-1","event":{"connection_id":"conn_okta","reason_code":"signature_invalid","subject":null,"type":"login.failed"},"prev_hash":"3e9ddb27f458d5a8f1bafb6dace81e63181c82dbef290f0725872c0fda27189e","schema_version":2,"seq":2,"target":"u_1","tenant_id":"acme"}"#]].assert_eq(&String::from_utf8(r.canonical_bytes().unwrap()).unwrap());
     assert_eq!(chain[0].prev_hash, GENESIS_HASH);
     assert_eq!(r.prev_hash, chain[0].hash);
     assert_eq!(r.hash.len(), 64);
@@ -261,7 +261,7 @@ fn tampering_any_field_of_any_record_is_detected_at_that_record() {
         target: HashMismatch
         correlation_id: HashMismatch
         event: HashMismatch
-        schema_version: UnsupportedSchemaVersion { found: 2 }
+        schema_version: UnsupportedSchemaVersion { found: 3 }
         prev_hash: NotGenesis | PrevHashMismatch
         hash: HashMismatch
     "#]].assert_eq(&report);
@@ -462,9 +462,9 @@ fn csv_export_escapes_quotes_commas_newlines_and_formulas() {
     // Show line ends explicitly: CRLF ends rows, a bare LF stays inside a quoted cell.
     expect![[r#"
         tenant_id,seq,at,actor_kind,actor_id,target,correlation_id,event_type,event,schema_version,prev_hash,hash⏎
-        acme,1,2026-11-23T10:00:00.000000Z,anonymous,,"'-1+1","'@SUM(A1)",login.failed,"{""connection_id"":""conn, \""quoted\"""",""reason_code"":""unknown_user"",""subject"":""=HYPERLINK(\""http://evil\"")"",""type"":""login.failed""}",1,0000000000000000000000000000000000000000000000000000000000000000,0d2810306d5ba5eb49e1836740f70c29ac1e9adb71053d0d290a9a466771ca79⏎
+        acme,1,2026-11-23T10:00:00.000000Z,anonymous,,"'-1+1","'@SUM(A1)",login.failed,"{""connection_id"":""conn, \""quoted\"""",""reason_code"":""unknown_user"",""subject"":""=HYPERLINK(\""http://evil\"")"",""type"":""login.failed""}",2,0000000000000000000000000000000000000000000000000000000000000000,18333ff630813a7625fa5734bba0690a48b0217e367a91452c852b8fb03f5907⏎
         acme,2,2026-11-23T10:00:00.000000Z,anonymous,,"line1
-        line2, ""x""",plain,admin.action,"{""action"":""note"",""summary"":""line1\nline2"",""type"":""admin.action""}",1,0d2810306d5ba5eb49e1836740f70c29ac1e9adb71053d0d290a9a466771ca79,149af83c2b3ea65642d65f393088dbee27be6342b757dc30265864b1013ec91f⏎
+        line2, ""x""",plain,admin.action,"{""action"":""note"",""summary"":""line1\nline2"",""type"":""admin.action""}",2,18333ff630813a7625fa5734bba0690a48b0217e367a91452c852b8fb03f5907,837d1dc7c907ef52d21564402932aed990bfeca294f29c5c7b613e9725723719⏎
     "#]].assert_eq(&text.replace("\r\n", "⏎\n"));
 }
 
@@ -592,4 +592,43 @@ fn corrupted_stored_records_never_panic_or_verify_silently() {
         parsed > 100,
         "mutations mostly still parse (ids, hashes), so they must be checked"
     );
+}
+
+/// A chain written by a build of schema version 1 (after `login.succeeded.amr` and
+/// `logout.failed` were added but before the version was bumped for them): one record of every
+/// event type, plus a `login.succeeded` without `amr` as written before that field existed.
+const CHAIN_V1: &str = include_str!("fixtures/chain-v1.jsonl");
+
+#[test]
+fn records_of_schema_version_1_still_verify_byte_for_byte() {
+    let v1: Vec<AuditRecord> = CHAIN_V1
+        .lines()
+        .map(|line| AuditRecord::from_json(line).unwrap())
+        .collect();
+    assert_eq!(v1.len(), AuditEvent::TYPES.len() + 1);
+    assert!(v1.iter().all(|r| r.schema_version == 1));
+    assert_eq!(verify_chain(&v1), Ok(()));
+    // Re-serializing does not add the (empty) amr or anything else: the stored bytes, and so
+    // the hashes, are exactly what this build would write for the same values.
+    for (line, record) in CHAIN_V1.lines().zip(&v1) {
+        assert_eq!(record.to_json().unwrap(), line);
+        assert_eq!(record.compute_hash().unwrap(), record.hash);
+    }
+    // A chain goes on across the bump: new records carry the new version and link to old ones.
+    let next = ChainBuilder::append(
+        v1.last(),
+        draft(
+            "acme",
+            AuditEvent::LogoutFailed {
+                reason_code: "replay".into(),
+                connection_id: "conn_okta".into(),
+            },
+        ),
+        t0() + Duration::minutes(5),
+    )
+    .unwrap();
+    assert_eq!(next.schema_version, SCHEMA_VERSION);
+    assert_eq!(SCHEMA_VERSION, 2);
+    let mixed: Vec<&AuditRecord> = v1.iter().chain([&next]).collect();
+    assert_eq!(verify_chain(mixed), Ok(()));
 }

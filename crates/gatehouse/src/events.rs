@@ -381,6 +381,57 @@ impl Gatehouse {
         })
     }
 
+    /// Put session expiry on record: every session that expired by `call.now` without being
+    /// revoked gets exactly one `session.terminated` record with reason `expired` in its
+    /// tenant's chain (target: its user; actor: the caller, `Call::system` from the server's
+    /// background worker), at most `limit` sessions per call, soonest expiry first. Returns how
+    /// many it recorded. The worker calls it about four times a second, so an expiry is on
+    /// record within a second of happening, and a backlog (say, after an upgrade) drains
+    /// `limit` sessions per pass. A record's `at` is when the sweep saw the expiry; the expiry
+    /// time itself is in the session's `session.created` record.
+    ///
+    /// Nothing about the session changes but a marker (`expiry_recorded_at`): expiry needs no
+    /// write to take effect (every token path compares `expires_at` with now), and the session
+    /// is not marked revoked, so introspection, refresh, logout and later revocation behave as
+    /// before. No webhook or back-channel logout either: the app's tokens expire with it.
+    ///
+    /// One transaction, safe on several replicas at once: tenant by tenant (in id order, so
+    /// two sweeps lock chains in the same order) the chain is locked, then each session is
+    /// claimed by a conditional update that only one transaction can win
+    /// (`queries::mark_session_expiry_recorded`), and only the winner appends the record. A
+    /// claim and its record commit or roll back together.
+    pub fn record_expired_sessions(&self, call: &Call, limit: usize) -> Result<usize> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let now = call.now.timestamp();
+        self.store.transaction(|conn| {
+            let mut due = queries::expired_unrecorded_sessions(conn, now, limit)?;
+            due.sort_by(|a, b| (&a.tenant_id, &a.id).cmp(&(&b.tenant_id, &b.id)));
+            let mut recorded = 0;
+            let mut locked: Option<String> = None;
+            for s in due {
+                if locked.as_deref() != Some(s.tenant_id.as_str()) {
+                    queries::lock_audit_chain(conn, &s.tenant_id)?;
+                    locked = Some(s.tenant_id.clone());
+                }
+                if !queries::mark_session_expiry_recorded(conn, &s.id, now)? {
+                    continue;
+                }
+                self.audit(
+                    conn,
+                    call,
+                    &s.tenant_id,
+                    Some(&s.user_id),
+                    AuditEvent::SessionTerminated {
+                        session_id: s.id.clone(),
+                        reason: SessionEndReason::Expired,
+                    },
+                )?;
+                recorded += 1;
+            }
+            Ok(recorded)
+        })
+    }
+
     /// A user's sessions, newest first (revoked and expired ones included).
     pub fn list_user_sessions(&self, user_id: &str) -> Result<Vec<SessionView>> {
         self.store.transaction(|conn| {

@@ -86,6 +86,11 @@ impl Actor {
     }
 }
 
+/// The operator id of the command line; a named operator is `cli:<name>` (see [`Call::cli`]).
+pub const CLI_OPERATOR: &str = "cli";
+/// Longest operator name [`Call::cli`] accepts.
+pub const MAX_CLI_OPERATOR_NAME: usize = 64;
+
 /// The context of one facade call: captured once at the entry point and passed down.
 #[derive(Debug, Clone)]
 pub struct Call {
@@ -105,6 +110,33 @@ impl Call {
             correlation_id: format!("op-{}", now.timestamp_micros()),
             actor: Actor::Operator(who.to_owned()),
         }
+    }
+
+    /// A call from the `gatehouse` command line on behalf of the operator `name` (its
+    /// `--actor`, `GATEHOUSE_ACTOR` or the OS user), audited as `operator:cli:<name>`; with no
+    /// name, as plain `operator:cli`. The name is a claim the CLI cannot check (whoever can run
+    /// it can reach the database), so it is only attribution, and it is kept short and plain:
+    /// 1 to [`MAX_CLI_OPERATOR_NAME`] ASCII letters, digits, `.`, `_`, `-` or `@`. No `:`, so
+    /// the stored actor key splits unambiguously into kind, `cli` and name.
+    pub fn cli(now: DateTime<Utc>, name: Option<&str>) -> Result<Call> {
+        let id = match name {
+            None => CLI_OPERATOR.to_owned(),
+            Some(name) => {
+                let plain =
+                    |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@');
+                if name.is_empty() || name.len() > MAX_CLI_OPERATOR_NAME || !name.chars().all(plain)
+                {
+                    return Err(GatehouseError::invalid(
+                        "actor",
+                        format!(
+                            "{name:?}: expected 1 to {MAX_CLI_OPERATOR_NAME} ASCII letters, digits, '.', '_', '-' or '@'"
+                        ),
+                    ));
+                }
+                format!("{CLI_OPERATOR}:{name}")
+            }
+        };
+        Ok(Call::operator(now, &id))
     }
 
     /// A call by Gatehouse itself (start-up, sweeps).
@@ -218,5 +250,46 @@ impl Gatehouse {
             self.config.public_url.as_str().trim_end_matches('/'),
             path
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn actor_of(name: Option<&str>) -> Result<Actor> {
+        let now = Utc.timestamp_opt(1_800_000_000, 0).unwrap();
+        Call::cli(now, name).map(|call| call.actor)
+    }
+
+    #[test]
+    fn cli_operators_are_named_plainly_and_briefly() {
+        assert_eq!(actor_of(None).unwrap(), Actor::Operator("cli".into()));
+        assert_eq!(
+            actor_of(Some("alice")).unwrap(),
+            Actor::Operator("cli:alice".into())
+        );
+        assert_eq!(
+            actor_of(Some("ops.bot-2_a@corp.example")).unwrap(),
+            Actor::Operator("cli:ops.bot-2_a@corp.example".into())
+        );
+        let longest = "a".repeat(MAX_CLI_OPERATOR_NAME);
+        assert!(actor_of(Some(&longest)).is_ok());
+        for bad in [
+            "",
+            "a".repeat(MAX_CLI_OPERATOR_NAME + 1).as_str(),
+            "al ice",
+            "alice:admin",
+            "DOMAIN\\alice",
+            "ålice",
+            "alice\n",
+            "=cmd",
+        ] {
+            match actor_of(Some(bad)) {
+                Err(GatehouseError::InvalidInput { field: "actor", .. }) => {}
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
     }
 }

@@ -166,6 +166,9 @@ pub struct LoginFlow {
     pub acr_values: String,
 }
 
+/// A sign-in session. The table's `expiry_recorded_at` column is deliberately not a field: only
+/// the expiry sweep's queries ([`crate::queries::expired_unrecorded_sessions`],
+/// [`crate::queries::mark_session_expiry_recorded`]) use it, and a new session starts without it.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = sessions)]
 pub struct Session {

@@ -510,6 +510,59 @@ pub fn revoke_user_sessions(
     Ok(ids)
 }
 
+/// Sessions that expired at or before `now`, were never revoked, and whose expiry is not yet
+/// recorded in the audit trail: soonest expiry first, at most `limit`.
+pub fn expired_unrecorded_sessions(conn: &mut Conn, now: i64, limit: i64) -> Result<Vec<Session>> {
+    classify(
+        sessions::table
+            .filter(sessions::expires_at.le(now))
+            .filter(sessions::revoked_at.is_null())
+            .filter(sessions::expiry_recorded_at.is_null())
+            .order((sessions::expires_at.asc(), sessions::id.asc()))
+            .limit(limit)
+            .select(Session::as_select())
+            .load(conn),
+    )
+}
+
+/// Claim the recording of session `id`'s expiry: mark it as recorded at `now` if it is still
+/// expired, unrevoked and unmarked. Returns whether this call marked it; of several replicas
+/// sweeping at once exactly one gets `true`, and only it may write the audit record.
+///
+/// On PostgreSQL a row another transaction has locked (it is revoking the session, or another
+/// sweep is claiming it) is skipped rather than waited for (`FOR UPDATE SKIP LOCKED`): the sweep
+/// then never waits on a session while it holds a tenant's audit chain lock, which a
+/// revoking transaction may be waiting for. A skipped session comes up again on the next
+/// sweep if it is still unrecorded. SQLite has a single writer, so a plain conditional update
+/// is the claim.
+pub fn mark_session_expiry_recorded(conn: &mut Conn, id: &str, now: i64) -> Result<bool> {
+    let changed = match conn {
+        crate::AnyConnection::Postgresql(pg) => classify(
+            diesel::sql_query(
+                "UPDATE sessions SET expiry_recorded_at = $1 WHERE id = \
+                 (SELECT id FROM sessions WHERE id = $2 AND expires_at <= $1 \
+                  AND revoked_at IS NULL AND expiry_recorded_at IS NULL \
+                  FOR UPDATE SKIP LOCKED)",
+            )
+            .bind::<diesel::sql_types::BigInt, _>(now)
+            .bind::<diesel::sql_types::Text, _>(id)
+            .execute(pg),
+        )?,
+        crate::AnyConnection::Sqlite(_) => classify(
+            diesel::update(
+                sessions::table
+                    .find(id)
+                    .filter(sessions::expires_at.le(now))
+                    .filter(sessions::revoked_at.is_null())
+                    .filter(sessions::expiry_recorded_at.is_null()),
+            )
+            .set(sessions::expiry_recorded_at.eq(Some(now)))
+            .execute(conn),
+        )?,
+    };
+    Ok(changed == 1)
+}
+
 /// Sessions of a user, newest first.
 pub fn list_user_sessions(conn: &mut Conn, user_id: &str) -> Result<Vec<Session>> {
     classify(
@@ -718,54 +771,71 @@ pub fn insert_audit_row(conn: &mut Conn, row: &AuditRow) -> Result<()> {
     .map(drop)
 }
 
-/// Filter for [`list_audit_rows`].
+/// Filter for [`list_audit_rows`] and [`count_audit_rows`]. All conditions are conjunctive.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
     /// Tenant whose chain to read.
     pub tenant_id: String,
     /// Only records with `seq > after_seq` (cursor paging).
     pub after_seq: i64,
+    /// Only records with `seq <= until_seq` (a fixed end, e.g. an export's own record).
+    pub until_seq: Option<i64>,
     /// Inclusive lower bound on `at`.
     pub from: Option<i64>,
     /// Exclusive upper bound on `at`.
     pub to: Option<i64>,
-    /// Only this event type.
-    pub event_type: Option<String>,
+    /// Only these event types (`None`: any type; an empty list matches nothing).
+    pub event_types: Option<Vec<String>>,
     /// Only this actor (`kind:id`).
     pub actor: Option<String>,
     /// Only this target.
     pub target: Option<String>,
-    /// Page size.
+    /// Page size ([`list_audit_rows`] only).
     pub limit: i64,
 }
 
-/// Records of a tenant's chain in `seq` order.
-pub fn list_audit_rows(conn: &mut Conn, f: &AuditFilter) -> Result<Vec<AuditRow>> {
+type AuditQuery<'a> = audit_log::BoxedQuery<'a, <Conn as diesel::Connection>::Backend>;
+
+fn filtered_audit_rows(f: &AuditFilter) -> AuditQuery<'_> {
     let mut q = audit_log::table
         .filter(audit_log::tenant_id.eq(&f.tenant_id))
         .filter(audit_log::seq.gt(f.after_seq))
         .into_boxed();
+    if let Some(until) = f.until_seq {
+        q = q.filter(audit_log::seq.le(until));
+    }
     if let Some(from) = f.from {
         q = q.filter(audit_log::at.ge(from));
     }
     if let Some(to) = f.to {
         q = q.filter(audit_log::at.lt(to));
     }
-    if let Some(t) = &f.event_type {
-        q = q.filter(audit_log::event_type.eq(t.clone()));
+    if let Some(types) = &f.event_types {
+        q = q.filter(audit_log::event_type.eq_any(types));
     }
     if let Some(a) = &f.actor {
-        q = q.filter(audit_log::actor.eq(a.clone()));
+        q = q.filter(audit_log::actor.eq(a));
     }
     if let Some(t) = &f.target {
-        q = q.filter(audit_log::target.eq(t.clone()));
+        q = q.filter(audit_log::target.eq(t));
     }
+    q
+}
+
+/// Records of a tenant's chain in `seq` order, at most `f.limit`.
+pub fn list_audit_rows(conn: &mut Conn, f: &AuditFilter) -> Result<Vec<AuditRow>> {
     classify(
-        q.order(audit_log::seq.asc())
+        filtered_audit_rows(f)
+            .order(audit_log::seq.asc())
             .limit(f.limit)
             .select(AuditRow::as_select())
             .load(conn),
     )
+}
+
+/// How many records match `f` (its `limit` is ignored).
+pub fn count_audit_rows(conn: &mut Conn, f: &AuditFilter) -> Result<i64> {
+    classify(filtered_audit_rows(f).count().get_result(conn))
 }
 
 /// Serialize appends to one tenant's audit chain until the transaction ends. On PostgreSQL this

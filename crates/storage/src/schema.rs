@@ -192,6 +192,7 @@ diesel::table! {
         revoked_reason -> Nullable<Text>,
         idp_name_id -> Nullable<Text>,
         idp_name_id_json -> Nullable<Text>,
+        expiry_recorded_at -> Nullable<BigInt>,
     }
 }
 

@@ -86,6 +86,28 @@ impl TestDatabase {
     pub fn store(&self) -> Result<Store, StorageError> {
         Store::open_with_pool_size(&self.url, 4)
     }
+
+    /// Run one raw SQL statement on a connection of its own, outside every store and
+    /// transaction, the way someone with direct database access would; returns the number of
+    /// rows it changed. For tests that tamper with stored data (the audit chain).
+    pub fn execute(&self, sql: &str) -> Result<usize, StorageError> {
+        let query = diesel::sql_query(sql);
+        let unavailable = |e: diesel::ConnectionError| StorageError::Unavailable {
+            detail: e.to_string(),
+        };
+        let changed = match Engine::of(&self.url) {
+            Engine::Postgres => {
+                let mut conn = diesel::PgConnection::establish(&self.url).map_err(unavailable)?;
+                diesel::RunQueryDsl::execute(query, &mut conn)
+            }
+            Engine::Sqlite => {
+                let mut conn = diesel::SqliteConnection::establish(crate::sqlite_path(&self.url))
+                    .map_err(unavailable)?;
+                diesel::RunQueryDsl::execute(query, &mut conn)
+            }
+        };
+        changed.map_err(StorageError::classify)
+    }
 }
 
 impl Drop for TestDatabase {

@@ -2,6 +2,7 @@
 //! starts the real `gatehouse-server` on a free loopback port, on SQLite and PostgreSQL.
 
 mod admin_http;
+mod audit_http;
 mod e2e;
 mod events_http;
 mod replicas;

@@ -943,3 +943,153 @@ fn group_lifecycle_and_hard_delete_are_events_to_the_app() {
         assert_eq!(deleted[1]["user_id"], erin.as_str());
     }
 }
+
+// ---------- session expiry on record ----------
+
+fn sweep_at(secs: i64) -> Call {
+    Call::system(t0() + Duration::seconds(secs))
+}
+
+/// Session id → the reasons of its `session.terminated` records, and the actors recording them.
+fn terminations(w: &World) -> Vec<(String, String, String)> {
+    let mut out: Vec<(String, String, String)> =
+        w.gh.audit_events(&AuditEventFilter {
+            tenant: "acme".into(),
+            event_type: Some("session.terminated".into()),
+            ..Default::default()
+        })
+        .unwrap()
+        .into_iter()
+        .map(|r| match r.event {
+            audit::AuditEvent::SessionTerminated { session_id, reason } => (
+                session_id,
+                serde_json::to_value(reason)
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+                r.actor.key(),
+            ),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn expired_sessions_are_recorded_once_each_and_otherwise_left_alone() {
+    for engine in ENGINES {
+        let w = world(engine, false);
+        // Sessions last the tenant's default 900 s from t0.
+        let (alice_tokens, alice) = login(&w, "alice@acme.test");
+        let (_, bob) = login(&w, "bob@acme.test");
+        let (_, carol) = login(&w, "carol@acme.test");
+        w.gh.revoke_session(&op(), &carol, "left").unwrap();
+
+        assert_eq!(
+            w.gh.record_expired_sessions(&sweep_at(899), 100).unwrap(),
+            0,
+            "{engine:?}"
+        );
+        // Bounded: one per call when asked for one.
+        assert_eq!(
+            w.gh.record_expired_sessions(&sweep_at(900), 1).unwrap(),
+            1,
+            "{engine:?}"
+        );
+        assert_eq!(
+            w.gh.record_expired_sessions(&sweep_at(901), 100).unwrap(),
+            1,
+            "{engine:?}"
+        );
+        assert_eq!(
+            w.gh.record_expired_sessions(&sweep_at(960), 100).unwrap(),
+            0,
+            "{engine:?}"
+        );
+
+        let mut expected = vec![
+            (
+                alice.clone(),
+                "expired".to_owned(),
+                "system:gatehouse".to_owned(),
+            ),
+            (
+                bob.clone(),
+                "expired".to_owned(),
+                "system:gatehouse".to_owned(),
+            ),
+            (
+                carol.clone(),
+                "revoked".to_owned(),
+                "operator:test".to_owned(),
+            ),
+        ];
+        expected.sort();
+        assert_eq!(terminations(&w), expected, "{engine:?}");
+        let records =
+            w.gh.audit_events(&AuditEventFilter {
+                tenant: "acme".into(),
+                event_type: Some("session.terminated".into()),
+                target: Some(user_of(&w, &alice)),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(
+            records.len(),
+            1,
+            "{engine:?}: the record targets the session's user"
+        );
+
+        // The session itself is as it was: not revoked, live until its expiry for every token
+        // path, and an operator can still revoke it (which is then recorded as such).
+        let listed = w.gh.list_user_sessions(&user_of(&w, &alice)).unwrap();
+        assert!(listed[0].revoked_at.is_none(), "{engine:?}");
+        let introspect = |secs: i64| {
+            w.gh.introspect(&at(secs), &secret(&w), &alice_tokens.access_token)
+                .unwrap()["active"]
+                .clone()
+        };
+        assert_eq!(introspect(899), true, "{engine:?}");
+        assert_eq!(introspect(900), false, "{engine:?}");
+        w.gh.revoke_session(&at(1000), &alice, "cleanup").unwrap();
+        assert_eq!(terminations(&w).len(), 4, "{engine:?}");
+        assert_eq!(
+            w.gh.record_expired_sessions(&sweep_at(2000), 100).unwrap(),
+            0
+        );
+        assert_eq!(w.gh.verify_audit_chain("acme").unwrap().map(|_| ()), Ok(()));
+    }
+}
+
+#[test]
+fn replicas_sweeping_at_once_record_each_expiry_exactly_once() {
+    // Several processes write to one database at once only on PostgreSQL.
+    let w = world(Engine::Postgres, false);
+    let sessions: Vec<String> = (0..6)
+        .map(|i| login(&w, &format!("user{i}@acme.test")).1)
+        .collect();
+    let replicas: Vec<Gatehouse> = (0..4).map(|i| facade(&w.db, 100 + i)).collect();
+    let recorded: usize = std::thread::scope(|scope| {
+        let workers: Vec<_> = replicas
+            .iter()
+            .map(|replica| {
+                scope.spawn(move || {
+                    let mut mine = 0;
+                    for _ in 0..10 {
+                        mine += replica.record_expired_sessions(&sweep_at(1000), 2).unwrap();
+                    }
+                    mine
+                })
+            })
+            .collect();
+        workers.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    assert_eq!(recorded, sessions.len());
+    let ended: Vec<String> = terminations(&w).into_iter().map(|(id, _, _)| id).collect();
+    let mut expected = sessions.clone();
+    expected.sort();
+    assert_eq!(ended, expected, "each session once");
+    assert_eq!(w.gh.verify_audit_chain("acme").unwrap().map(|_| ()), Ok(()));
+}
