@@ -220,8 +220,9 @@ pub enum ScimCmd {
 /// `gatehouse users ...`
 #[derive(Debug, Subcommand)]
 pub enum UsersCmd {
-    /// Pre-provision a user (for connections with JIT off): their first SAML login with this
-    /// e-mail links to it.
+    /// Pre-provision (invite) a user, for connections with JIT off: their first SAML login
+    /// with this e-mail links to it. `users invite` is the same command.
+    #[command(visible_alias = "invite")]
     Create {
         /// Tenant slug or id.
         tenant: String,

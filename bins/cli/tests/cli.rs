@@ -1032,6 +1032,16 @@ fn scim_directories_tokens_users_and_seats() {
             s.json(&["users", "list", "acme"]).as_array().unwrap().len(),
             0
         );
+        // An operator invites Erin (pre-provisioning for JIT-off connections); a second
+        // invitation of the same e-mail is refused.
+        let erin = s.json(&["users", "invite", "acme", "--email", "erin@acme.test"]);
+        assert_eq!(erin["email"], "erin@acme.test", "{:?}", s.engine);
+        let again = s.run(&["users", "invite", "acme", "--email", "Erin@acme.test"]);
+        assert_ne!(again.code, 0, "{}", again.stderr);
+        assert_eq!(
+            s.json(&["users", "list", "acme"]).as_array().unwrap().len(),
+            1
+        );
         let refused = s.run(&["users", "delete", "acme", "usr_nope"]);
         assert_eq!(refused.code, 2, "{}", refused.stderr);
         let missing = s.run(&["users", "delete", "acme", "usr_nope", "--yes"]);

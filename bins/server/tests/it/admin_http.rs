@@ -777,7 +777,15 @@ fn audit_query_filters_and_pages_and_export_is_jsonl_or_csv() {
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
-        assert_eq!(lines, all, "{e:?}: the stored records, in order");
+        // The export is itself on record: it ends at its own `audit.export` admin action.
+        assert_eq!(lines.len(), all.len() + 1, "{e:?}");
+        assert_eq!(
+            lines[..all.len()],
+            all,
+            "{e:?}: the stored records, in order"
+        );
+        assert_eq!(lines[all.len()]["event"]["type"], "admin.action", "{e:?}");
+        assert_eq!(lines[all.len()]["event"]["action"], "audit.export", "{e:?}");
         let filtered = a.send(a.request(
             Method::GET,
             "/tenants/acme/audit/export?format=jsonl&event_type=config.changed",
@@ -792,7 +800,11 @@ fn audit_query_filters_and_pages_and_export_is_jsonl_or_csv() {
             "{e:?}: {}",
             rows[0]
         );
-        assert_eq!(rows.len(), all.len() + 1, "{e:?}: header and one row each");
+        assert_eq!(
+            rows.len(),
+            1 + all.len() + 3,
+            "{e:?}: a header, and one row for each record, the three exports' own included"
+        );
         let tenant_id = all[0]["tenant_id"].as_str().unwrap();
         assert!(
             rows[1].starts_with(&format!("{tenant_id},1,")),
