@@ -249,7 +249,7 @@ impl Gatehouse {
             session_lifetime_secs: 900,
             created_at: call.now.timestamp(),
         };
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             queries::insert_tenant(conn, &row).map_err(conflict(format!("tenant {}", row.slug)))?;
             for domain in &domains {
                 queries::insert_domain(
@@ -278,7 +278,7 @@ impl Gatehouse {
 
     /// Every tenant.
     pub fn list_tenants(&self) -> Result<Vec<TenantView>> {
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             let tenants = queries::list_tenants(conn)?;
             tenants.into_iter().map(|t| view_tenant(conn, t)).collect()
         })
@@ -286,7 +286,7 @@ impl Gatehouse {
 
     /// One tenant by id or slug.
     pub fn show_tenant(&self, id_or_slug: &str) -> Result<TenantView> {
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             let t = queries::find_tenant(conn, id_or_slug)?
                 .ok_or(GatehouseError::NotFound { what: "tenant" })?;
             view_tenant(conn, t)
@@ -296,7 +296,7 @@ impl Gatehouse {
     /// Route another e-mail domain to a tenant.
     pub fn add_tenant_domain(&self, call: &Call, tenant: &str, domain: &str) -> Result<TenantView> {
         let domain = normalise_domain(domain)?;
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             let t = queries::find_tenant(conn, tenant)?
                 .ok_or(GatehouseError::NotFound { what: "tenant" })?;
             queries::insert_domain(
@@ -354,7 +354,7 @@ impl Gatehouse {
                 ));
             }
         }
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             let mut t = queries::find_tenant(conn, tenant)?
                 .ok_or(GatehouseError::NotFound { what: "tenant" })?;
             if let Some(name) = &display_name {
@@ -429,7 +429,7 @@ impl Gatehouse {
             created_at: call.now.timestamp(),
             post_logout_redirect_uris: json_list(&input.post_logout_redirect_uris),
         };
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             queries::insert_client(conn, &row).map_err(conflict(format!("client {}", row.id)))?;
             self.audit_config(
                 conn,
@@ -465,7 +465,7 @@ impl Gatehouse {
         overlap: chrono::Duration,
     ) -> Result<ClientCredentials> {
         let secret = self.random_hex(32);
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             let mut row = queries::find_client(conn, client_id)?
                 .ok_or(GatehouseError::NotFound { what: "client" })?;
             if row.secret_hash.is_none() {
@@ -511,7 +511,7 @@ impl Gatehouse {
             created_at: call.now.timestamp(),
             revoked_at: None,
         };
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             queries::insert_operator_token(conn, &row)?;
             self.audit_config(
                 conn,
@@ -542,7 +542,7 @@ impl Gatehouse {
 
     /// Revoke an operator token.
     pub fn revoke_operator_token(&self, call: &Call, id: &str) -> Result<()> {
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             if queries::revoke_operator_token(conn, id, call.now.timestamp())? == 0 {
                 return Err(GatehouseError::NotFound {
                     what: "operator token",

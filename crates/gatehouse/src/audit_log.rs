@@ -3,8 +3,9 @@
 //! describes, so a change and its record commit or roll back together.
 
 use crate::error::{GatehouseError, Result};
+use crate::journal::StagedAudit;
 use crate::{Actor, Call, Gatehouse};
-use audit::{ActorKind, AuditDraft, AuditEvent, AuditRecord, ChainBuilder, ConfigAction};
+use audit::{ActorKind, AuditDraft, AuditEvent, AuditRecord, ConfigAction};
 use storage::{models, queries};
 
 /// The chain for events that belong to no tenant (apps, operator tokens).
@@ -36,6 +37,16 @@ fn index_mismatch(row: &models::AuditRow, record: &AuditRecord) -> Option<&'stat
         .into_iter()
         .find(|(_, agrees)| !agrees)
         .map(|(column, _)| column)
+}
+
+fn draft(call: &Call, tenant_id: &str, target: Option<&str>, event: AuditEvent) -> AuditDraft {
+    AuditDraft {
+        tenant_id: tenant_id.to_owned(),
+        actor: audit_actor(&call.actor),
+        target: target.map(str::to_owned),
+        correlation_id: call.correlation_id.clone(),
+        event,
+    }
 }
 
 fn audit_actor(actor: &Actor) -> audit::Actor {
@@ -193,7 +204,8 @@ pub enum ExportFormat {
 }
 
 impl Gatehouse {
-    /// Append `event` to `tenant_id`'s chain inside the caller's transaction.
+    /// Append `event` to `tenant_id`'s chain as part of the caller's transaction (staged in its
+    /// journal and sealed at its end: see `journal`).
     pub(crate) fn audit(
         &self,
         conn: &mut storage::Conn,
@@ -202,11 +214,15 @@ impl Gatehouse {
         target: Option<&str>,
         event: AuditEvent,
     ) -> Result<()> {
-        self.audit_record(conn, call, tenant_id, target, event)
-            .map(drop)
+        let staged = StagedAudit {
+            draft: draft(call, tenant_id, target, event),
+            at: call.now,
+        };
+        self.journal_audit(conn, staged)
     }
 
-    /// [`Gatehouse::audit`], returning the sealed record.
+    /// [`Gatehouse::audit`], appended in place (after whatever the journal staged before it),
+    /// returning the sealed record.
     pub(crate) fn audit_record(
         &self,
         conn: &mut storage::Conn,
@@ -215,34 +231,15 @@ impl Gatehouse {
         target: Option<&str>,
         event: AuditEvent,
     ) -> Result<AuditRecord> {
-        queries::lock_audit_chain(conn, tenant_id)?;
-        let prev = queries::last_audit_row(conn, tenant_id)?
-            .map(|row| AuditRecord::from_json(&row.record))
-            .transpose()?;
-        let draft = AuditDraft {
-            tenant_id: tenant_id.to_owned(),
-            actor: audit_actor(&call.actor),
-            target: target.map(str::to_owned),
-            correlation_id: call.correlation_id.clone(),
-            event,
+        self.flush_journal(conn)?;
+        queries::lock_tenant_journal(conn, tenant_id)?;
+        let staged = StagedAudit {
+            draft: draft(call, tenant_id, target, event),
+            at: call.now,
         };
-        let record = ChainBuilder::append(prev.as_ref(), draft, call.now)?;
-        let seq = i64::try_from(record.seq).map_err(GatehouseError::internal)?;
-        queries::insert_audit_row(
-            conn,
-            &models::AuditRow {
-                tenant_id: record.tenant_id.clone(),
-                seq,
-                at: record.at.timestamp(),
-                event_type: record.event.event_type().to_owned(),
-                actor: record.actor.key(),
-                target: record.target.clone(),
-                correlation_id: record.correlation_id.clone(),
-                record: record.to_json()?,
-                hash: record.hash.clone(),
-            },
-        )?;
-        Ok(record)
+        self.append_audits(conn, tenant_id, vec![staged])?
+            .pop()
+            .ok_or_else(|| GatehouseError::internal("an append sealed no record"))
     }
 
     /// Record a configuration change.
@@ -285,15 +282,14 @@ impl Gatehouse {
         target: Option<&str>,
         event: AuditEvent,
     ) -> Result<()> {
-        self.store
-            .transaction(|conn| self.audit(conn, call, tenant_id, target, event))
+        self.transaction(|conn| self.audit(conn, call, tenant_id, target, event))
     }
 
     /// Read a tenant's audit records in chain order.
     pub fn audit_events(&self, filter: &AuditEventFilter) -> Result<Vec<AuditRecord>> {
         check_filter(filter)?;
         let limit = filter.limit.unwrap_or(100).clamp(1, 1000);
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             let tenant_id = self.tenant_id_for_audit(conn, &filter.tenant)?;
             read_page(conn, storage_filter(tenant_id, filter, limit, None))
         })
@@ -324,7 +320,7 @@ impl Gatehouse {
     ) -> Result<u64> {
         check_filter(filter)?;
         let summary = export_summary(filter, format)?;
-        let (tenant_id, own) = self.store.transaction(|conn| {
+        let (tenant_id, own) = self.transaction(|conn| {
             let tenant_id = self.tenant_id_for_audit(conn, &filter.tenant)?;
             let own = self.audit_record(
                 conn,
@@ -340,7 +336,7 @@ impl Gatehouse {
         })?;
         let until = Some(i64::try_from(own.seq).map_err(GatehouseError::internal)?);
         let mut page = storage_filter(tenant_id, filter, 1000, until);
-        let total = self.store.transaction(|conn| {
+        let total = self.transaction(|conn| {
             let n = queries::count_audit_rows(conn, &page)?;
             u64::try_from(n).map_err(GatehouseError::internal)
         })?;
@@ -350,9 +346,7 @@ impl Gatehouse {
             audit::write_csv(&mut out, std::iter::empty(), |_| {})?;
         }
         loop {
-            let records = self
-                .store
-                .transaction(|conn| read_page(conn, page.clone()))?;
+            let records = self.transaction(|conn| read_page(conn, page.clone()))?;
             let Some(last) = records.last() else { break };
             page.after_seq = i64::try_from(last.seq).map_err(GatehouseError::internal)?;
             let report = |n: u64| {
@@ -387,7 +381,7 @@ impl Gatehouse {
         &self,
         tenant: &str,
     ) -> Result<std::result::Result<u64, audit::ChainBreak>> {
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             let tenant_id = self.tenant_id_for_audit(conn, tenant)?;
             let mut prev: Option<AuditRecord> = None;
             let mut intact = 0u64;

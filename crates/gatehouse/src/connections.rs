@@ -414,7 +414,7 @@ impl Gatehouse {
             jit_enabled: input.jit_enabled,
             slo_binding: idp.slo_binding.as_str().to_owned(),
         };
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             let t = queries::find_tenant(conn, tenant)?
                 .ok_or(GatehouseError::NotFound { what: "tenant" })?;
             let row = models::SamlConnection {
@@ -442,7 +442,7 @@ impl Gatehouse {
         call: &Call,
         tenant: &str,
     ) -> Result<Vec<SamlConnectionView>> {
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             let t = queries::find_tenant(conn, tenant)?
                 .ok_or(GatehouseError::NotFound { what: "tenant" })?;
             queries::list_saml_connections(conn, &t.id)?
@@ -454,7 +454,7 @@ impl Gatehouse {
 
     /// One connection, including certificate expiry.
     pub fn show_saml_connection(&self, call: &Call, id: &str) -> Result<SamlConnectionView> {
-        let row = self.store.transaction(|conn| find_connection(conn, id))?;
+        let row = self.transaction(|conn| find_connection(conn, id))?;
         self.view_connection(&row, call.now)
     }
 
@@ -467,7 +467,7 @@ impl Gatehouse {
     ) -> Result<SamlConnectionView> {
         let resolved = update.idp.as_ref().map(resolve_idp).transpose()?;
         let vendor = update.vendor.as_deref().map(parse_vendor).transpose()?;
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             let mut row = find_connection(conn, id)?;
             let mut changed = Vec::new();
             if let Some(name) = &update.name {
@@ -561,7 +561,6 @@ impl Gatehouse {
     /// rollover: every signing certificate listed is trusted from now on, dropped ones no longer).
     pub fn refresh_saml_metadata(&self, call: &Call, id: &str) -> Result<SamlConnectionView> {
         let url = self
-            .store
             .transaction(|conn| find_connection(conn, id))?
             .metadata_url
             .ok_or_else(|| {
@@ -582,7 +581,7 @@ impl Gatehouse {
 
     /// Delete a connection (users it created stay, and can be linked to another connection later).
     pub fn delete_saml_connection(&self, call: &Call, id: &str) -> Result<()> {
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             let row = find_connection(conn, id)?;
             queries::delete_saml_connection(conn, id)?;
             self.audit_config(
@@ -599,7 +598,7 @@ impl Gatehouse {
 
     /// The SP metadata XML to give the IdP for this connection.
     pub fn sp_metadata(&self, id: &str) -> Result<String> {
-        let row = self.store.transaction(|conn| find_connection(conn, id))?;
+        let row = self.transaction(|conn| find_connection(conn, id))?;
         let der = |pem: &str| -> Result<Vec<u8>> { Ok(X509::from_pem(pem.as_bytes())?.to_der()?) };
         Ok(metadata::render_sp_metadata(&metadata::SpMetadata {
             entity_id: row.sp_entity_id.clone(),

@@ -179,7 +179,6 @@ impl Gatehouse {
             ));
         }
         let row = self
-            .store
             .transaction(|conn| crate::connections::find_connection(conn, &demo.connection_id))?;
         if row.sign_requests {
             let cert = openssl::x509::X509::from_pem(row.sp_signing_cert.as_bytes())?;

@@ -15,6 +15,7 @@
 
 use crate::admin::rfc3339;
 use crate::error::{GatehouseError, Result};
+use crate::journal::{Receiver, StagedEvent};
 use crate::{Call, Gatehouse};
 use audit::{AuditEvent, SessionEndReason};
 use chrono::TimeDelta;
@@ -44,7 +45,7 @@ const LOGOUT_TOKEN_TTL_SECS: i64 = 120;
 const MAX_REASON_LEN: usize = 200;
 
 /// Delivery target kinds as stored.
-const WEBHOOK: &str = "webhook";
+pub(crate) const WEBHOOK: &str = "webhook";
 const BACKCHANNEL: &str = "backchannel";
 
 /// One event as the events API returns it and as a webhook body carries it.
@@ -231,7 +232,8 @@ struct Outgoing {
 
 impl Gatehouse {
     /// Write an event to the outbox, and one delivery per enabled webhook endpoint of the tenant,
-    /// inside the caller's transaction: it exists if and only if the change commits.
+    /// as part of the caller's transaction: it exists if and only if the change commits (staged
+    /// in the transaction's journal and numbered at its end: see `journal`).
     pub(crate) fn emit(
         &self,
         conn: &mut storage::Conn,
@@ -239,55 +241,28 @@ impl Gatehouse {
         tenant_id: &str,
         event_type: &str,
         payload: Value,
-    ) -> Result<models::OutboxEvent> {
-        outbox::lock_tenant_outbox(conn, tenant_id)?;
-        let seq = outbox::next_event_seq(conn, tenant_id)?;
-        let now = call.now.timestamp();
-        let event = models::OutboxEvent {
-            // Derived, not random: unique by the (tenant, seq) constraint, and emitting consumes
-            // no entropy (which would shift every id a seeded test expects after it).
-            id: format!("evt_{tenant_id}_{seq}"),
-            tenant_id: tenant_id.to_owned(),
-            seq,
-            event_type: event_type.to_owned(),
-            payload: serde_json::to_string(&payload).map_err(GatehouseError::internal)?,
-            created_at: now,
-        };
-        outbox::insert_event(conn, &event)?;
-        for endpoint in outbox::endpoints_for_tenant(conn, tenant_id)? {
-            self.enqueue(conn, call, &event, WEBHOOK, &endpoint.id, &endpoint.url)?;
-        }
-        Ok(event)
+    ) -> Result<()> {
+        self.emit_to(conn, call, tenant_id, event_type, payload, Vec::new())
     }
 
-    fn enqueue(
+    /// [`Gatehouse::emit`], with deliveries to `extra_receivers` besides the webhooks.
+    fn emit_to(
         &self,
         conn: &mut storage::Conn,
         call: &Call,
-        event: &models::OutboxEvent,
-        kind: &str,
-        target_id: &str,
-        url: &str,
+        tenant_id: &str,
+        event_type: &str,
+        payload: Value,
+        extra_receivers: Vec<Receiver>,
     ) -> Result<()> {
-        outbox::insert_delivery(
-            conn,
-            &models::Delivery {
-                // One delivery per (event, receiver), by construction.
-                id: format!("dlv_{}_{kind}_{target_id}", event.id),
-                event_id: event.id.clone(),
-                tenant_id: event.tenant_id.clone(),
-                seq: event.seq,
-                target_kind: kind.to_owned(),
-                target_id: target_id.to_owned(),
-                url: url.to_owned(),
-                attempts: 0,
-                next_attempt_at: call.now.timestamp(),
-                delivered_at: None,
-                last_error: None,
-                locked_until: None,
-            },
-        )?;
-        Ok(())
+        let staged = StagedEvent {
+            tenant_id: tenant_id.to_owned(),
+            event_type: event_type.to_owned(),
+            payload: serde_json::to_string(&payload).map_err(GatehouseError::internal)?,
+            created_at: call.now.timestamp(),
+            extra_receivers,
+        };
+        self.journal_event(conn, staged)
     }
 
     /// The one revocation mechanism, inside the caller's transaction: each session still live
@@ -318,7 +293,18 @@ impl Gatehouse {
                     reason,
                 },
             )?;
-            let event = self.emit(
+            // The app is told through OIDC back-channel logout if it registered a URI.
+            let mut backchannel = Vec::new();
+            if let Some(client) = queries::find_client(conn, &s.client_id)? {
+                if let Some(uri) = client.backchannel_logout_uri {
+                    backchannel.push(Receiver {
+                        kind: BACKCHANNEL,
+                        target_id: client.id,
+                        url: uri,
+                    });
+                }
+            }
+            self.emit_to(
                 conn,
                 call,
                 &s.tenant_id,
@@ -329,12 +315,8 @@ impl Gatehouse {
                     "client_id": s.client_id,
                     "reason": end_reason_label(reason),
                 }),
+                backchannel,
             )?;
-            if let Some(client) = queries::find_client(conn, &s.client_id)? {
-                if let Some(uri) = &client.backchannel_logout_uri {
-                    self.enqueue(conn, call, &event, BACKCHANNEL, &client.id, uri)?;
-                }
-            }
             ended.push(s.id);
         }
         Ok(ended)
@@ -359,7 +341,7 @@ impl Gatehouse {
     /// Revoke one session (admin action). Revoking an already revoked session changes nothing.
     pub fn revoke_session(&self, call: &Call, session_id: &str, reason: &str) -> Result<()> {
         let note = bounded_note(reason)?;
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             let session = queries::find_session(conn, session_id)?
                 .ok_or(GatehouseError::NotFound { what: "session" })?;
             self.end_sessions(conn, call, vec![session], SessionEndReason::Revoked, &note)?;
@@ -375,7 +357,7 @@ impl Gatehouse {
         reason: &str,
     ) -> Result<Vec<String>> {
         let note = bounded_note(reason)?;
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             queries::find_user(conn, user_id)?.ok_or(GatehouseError::NotFound { what: "user" })?;
             self.end_user_sessions(conn, call, user_id, SessionEndReason::Revoked, &note)
         })
@@ -403,14 +385,14 @@ impl Gatehouse {
     pub fn record_expired_sessions(&self, call: &Call, limit: usize) -> Result<usize> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let now = call.now.timestamp();
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             let mut due = queries::expired_unrecorded_sessions(conn, now, limit)?;
             due.sort_by(|a, b| (&a.tenant_id, &a.id).cmp(&(&b.tenant_id, &b.id)));
             let mut recorded = 0;
             let mut locked: Option<String> = None;
             for s in due {
                 if locked.as_deref() != Some(s.tenant_id.as_str()) {
-                    queries::lock_audit_chain(conn, &s.tenant_id)?;
+                    queries::lock_tenant_journal(conn, &s.tenant_id)?;
                     locked = Some(s.tenant_id.clone());
                 }
                 if !queries::mark_session_expiry_recorded(conn, &s.id, now)? {
@@ -434,7 +416,7 @@ impl Gatehouse {
 
     /// A user's sessions, newest first (revoked and expired ones included).
     pub fn list_user_sessions(&self, user_id: &str) -> Result<Vec<SessionView>> {
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             queries::find_user(conn, user_id)?.ok_or(GatehouseError::NotFound { what: "user" })?;
             Ok(queries::list_user_sessions(conn, user_id)?
                 .into_iter()
@@ -447,7 +429,7 @@ impl Gatehouse {
     /// (1..=1000). The last `seq` returned is the next cursor.
     pub fn events_since(&self, tenant: &str, after_seq: i64, limit: i64) -> Result<Vec<EventView>> {
         let limit = limit.clamp(1, 1000);
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             let t = queries::find_tenant(conn, tenant)?
                 .ok_or(GatehouseError::NotFound { what: "tenant" })?;
             outbox::events_since(conn, &t.id, after_seq.max(0), limit)?
@@ -469,7 +451,7 @@ impl Gatehouse {
         let secret = format!("whsec_{}", self.random_hex(32));
         let sealed = self.with_entropy(|e| self.config.secrets.seal(secret.as_bytes(), e))?;
         let id = format!("whk_{}", self.random_hex(8));
-        let row = self.store.transaction(|conn| {
+        let row = self.transaction(|conn| {
             let tenant_id = match tenant {
                 Some(t) => Some(
                     queries::find_tenant(conn, t)?
@@ -518,7 +500,7 @@ impl Gatehouse {
 
     /// Delete a webhook endpoint; its undelivered events are dropped with it.
     pub fn delete_webhook_endpoint(&self, call: &Call, id: &str) -> Result<()> {
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             let row = outbox::find_webhook_endpoint(conn, id)?.ok_or(GatehouseError::NotFound {
                 what: "webhook endpoint",
             })?;
@@ -545,7 +527,7 @@ impl Gatehouse {
     pub fn deliver_due(&self, call: &Call, limit: usize) -> Result<usize> {
         let now = call.now.timestamp();
         let limit = i64::try_from(limit.clamp(1, 1000)).unwrap_or(1000);
-        let claimed = self.store.transaction(|conn| {
+        let claimed = self.transaction(|conn| {
             let mut claimed = Vec::new();
             for d in outbox::due_queue_heads(conn, now, limit)? {
                 if outbox::claim_delivery(conn, &d.id, now, now + LEASE_SECS)? {
@@ -622,7 +604,7 @@ impl Gatehouse {
 
     /// Build the request for a claimed delivery (reads the event, the secret or the signing key).
     fn prepare(&self, call: &Call, delivery: models::Delivery) -> Result<Outgoing> {
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             let event = outbox::find_event(conn, &delivery.event_id)?
                 .ok_or(GatehouseError::NotFound { what: "event" })?;
             match delivery.target_kind.as_str() {
@@ -795,13 +777,12 @@ mod tests {
             // An all-tenant endpoint on a port nobody listens on: a delivery would be attempted.
             gh.create_webhook_endpoint(&call, None, "http://127.0.0.1:9/hook")
                 .unwrap();
-            let failed: Result<()> = gh.store.transaction(|conn| {
+            let failed: Result<()> = gh.transaction(|conn| {
                 gh.emit(conn, &call, "t1", "user.created", json!({"user_id": "u1"}))?;
                 Err(GatehouseError::internal("the change itself failed"))
             });
             assert!(failed.is_err());
             let (events, heads) = gh
-                .store
                 .transaction(|conn| {
                     Ok::<_, GatehouseError>((
                         outbox::events_since(conn, "t1", 0, 10)?,
@@ -813,11 +794,10 @@ mod tests {
             assert!(heads.is_empty(), "{engine:?}");
             assert_eq!(gh.deliver_due(&call, 10).unwrap(), 0);
             // The same write committed is numbered 1 and queued once.
-            gh.store
-                .transaction(|conn| {
-                    gh.emit(conn, &call, "t1", "user.created", json!({"user_id": "u1"}))
-                })
-                .unwrap();
+            gh.transaction(|conn| {
+                gh.emit(conn, &call, "t1", "user.created", json!({"user_id": "u1"}))
+            })
+            .unwrap();
             let heads = gh
                 .store
                 .transaction(|conn| outbox::due_queue_heads(conn, call.now.timestamp(), 10))

@@ -24,6 +24,7 @@ mod connections;
 pub mod demo;
 mod error;
 mod events;
+mod journal;
 mod login;
 mod logout;
 pub mod os;

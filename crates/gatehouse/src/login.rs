@@ -149,7 +149,7 @@ impl Gatehouse {
             };
         let flow_id = self.random_hex(24);
         let request_id = self.with_entropy(RequestId::generate);
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             // Until the redirect URI is known good, errors are shown, never redirected.
             let client = queries::find_client(conn, &req.client_id)?
                 .ok_or_else(|| GatehouseError::oauth("invalid_request", "unknown client_id"))?;

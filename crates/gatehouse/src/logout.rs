@@ -74,7 +74,7 @@ impl Gatehouse {
         let req = EndSessionRequest::parse(pairs).map_err(crate::login::oauth_error)?;
         let request_id = self.with_entropy(RequestId::generate);
         let flow_id = self.random_hex(24);
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             let hint = match &req.id_token_hint {
                 Some(token) => {
                     let keys = self.published_keys(conn, call)?;
@@ -365,32 +365,31 @@ impl Gatehouse {
         let response_id = self.with_entropy(RequestId::generate);
         let replay_key = format!("slo|{}|{}", rt.row.id, request.id());
         let internal = |e: GatehouseError| ("storage", e.to_string());
-        self.store
-            .transaction(|conn| -> Result<std::result::Result<(), ()>> {
-                if !queries::remember_once(conn, &replay_key, request.keep_until().timestamp())? {
-                    return Ok(Err(()));
-                }
-                let sessions: Vec<models::Session> =
-                    queries::live_sessions_by_name_id(conn, &rt.row.id, &request.name_id().value)?
-                        .into_iter()
-                        .filter(|s| {
-                            request.session_indexes().is_empty()
-                                || s.idp_session_index
-                                    .as_ref()
-                                    .is_some_and(|i| request.session_indexes().contains(i))
-                        })
-                        .collect();
-                self.end_sessions(
-                    conn,
-                    call,
-                    sessions,
-                    SessionEndReason::IdpLogout,
-                    "saml_slo",
-                )?;
-                Ok(Ok(()))
-            })
-            .map_err(internal)?
-            .map_err(|()| ("replay", String::new()))?;
+        self.transaction(|conn| -> Result<std::result::Result<(), ()>> {
+            if !queries::remember_once(conn, &replay_key, request.keep_until().timestamp())? {
+                return Ok(Err(()));
+            }
+            let sessions: Vec<models::Session> =
+                queries::live_sessions_by_name_id(conn, &rt.row.id, &request.name_id().value)?
+                    .into_iter()
+                    .filter(|s| {
+                        request.session_indexes().is_empty()
+                            || s.idp_session_index
+                                .as_ref()
+                                .is_some_and(|i| request.session_indexes().contains(i))
+                    })
+                    .collect();
+            self.end_sessions(
+                conn,
+                call,
+                sessions,
+                SessionEndReason::IdpLogout,
+                "saml_slo",
+            )?;
+            Ok(Ok(()))
+        })
+        .map_err(internal)?
+        .map_err(|()| ("replay", String::new()))?;
         let response = LogoutResponse {
             id: response_id.clone(),
             in_response_to: request.id().to_owned(),

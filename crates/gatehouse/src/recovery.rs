@@ -68,7 +68,7 @@ impl Gatehouse {
         tenant: &str,
         user_id: &str,
     ) -> Result<RecoveryAdminView> {
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             let (t, user) = crate::admin::tenant_user(conn, tenant, user_id)?;
             queries::put_recovery_admin(
                 conn,
@@ -87,7 +87,7 @@ impl Gatehouse {
 
     /// Withdraw a designation (links already issued to the user stop working too).
     pub fn remove_recovery_admin(&self, call: &Call, tenant: &str, user_id: &str) -> Result<()> {
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             let t = queries::find_tenant(conn, tenant)?
                 .ok_or(GatehouseError::NotFound { what: "tenant" })?;
             if !queries::delete_recovery_admin(conn, &t.id, user_id)? {
@@ -101,7 +101,7 @@ impl Gatehouse {
 
     /// A tenant's designated SSO account admins.
     pub fn list_recovery_admins(&self, tenant: &str) -> Result<Vec<RecoveryAdminView>> {
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             let t = queries::find_tenant(conn, tenant)?
                 .ok_or(GatehouseError::NotFound { what: "tenant" })?;
             queries::list_recovery_admins(conn, &t.id)?
@@ -139,7 +139,7 @@ impl Gatehouse {
         let secret = format!("ghb_{}", self.random_hex(32));
         let id = format!("rcl_{}", self.random_hex(12));
         let expires_at = call.now + chrono::Duration::seconds(ttl);
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             let (t, user) = crate::admin::tenant_user(conn, tenant, &input.user_id)?;
             if queries::find_recovery_admin(conn, &t.id, &user.id)?.is_none() {
                 return Err(GatehouseError::invalid(
@@ -202,7 +202,7 @@ impl Gatehouse {
     pub fn use_recovery_link(&self, call: &Call, secret: &str) -> Result<LoginCompleted> {
         let session_id = format!("ses_{}", self.random_hex(16));
         let code = format!("ghc_{}", self.random_hex(32));
-        let outcome = self.store.transaction(|conn| {
+        let outcome = self.transaction(|conn| {
             if secret.len() > 100 {
                 return Ok(Err((None, None, "unknown_recovery_link")));
             }

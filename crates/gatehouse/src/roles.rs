@@ -209,7 +209,7 @@ impl Gatehouse {
     ) -> Result<RoleRulesView> {
         let rules = RuleSet::from_json(rules_json)
             .map_err(|e| GatehouseError::invalid("rules", e.to_string()))?;
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             let t = queries::find_tenant(conn, tenant)?
                 .ok_or(GatehouseError::NotFound { what: "tenant" })?;
             let version = queries::find_role_ruleset(conn, &t.id)?.map_or(1, |r| r.version + 1);
@@ -246,7 +246,7 @@ impl Gatehouse {
 
     /// A tenant's role rules, if any were set.
     pub fn role_rules(&self, tenant: &str) -> Result<Option<RoleRulesView>> {
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             let t = queries::find_tenant(conn, tenant)?
                 .ok_or(GatehouseError::NotFound { what: "tenant" })?;
             Ok(
@@ -261,7 +261,7 @@ impl Gatehouse {
 
     /// A user's roles and who manages them.
     pub fn user_roles(&self, tenant: &str, user_id: &str) -> Result<UserRolesView> {
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             let (user, has_rules) = tenant_user(conn, tenant, user_id)?;
             Ok(UserRolesView {
                 grants: user_grants(conn, &user.id)?,
@@ -281,7 +281,7 @@ impl Gatehouse {
         user_id: &str,
         grants: Vec<Grant>,
     ) -> Result<UserRolesView> {
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             let (user, has_rules) = tenant_user(conn, tenant, user_id)?;
             if idp_managed(has_rules, &user) {
                 return Err(GatehouseError::ManagedElsewhere {

@@ -543,7 +543,7 @@ impl Gatehouse {
             return Err(GatehouseError::invalid("name", "1-200 characters"));
         }
         let id = format!("dir_{}", self.random_hex(12));
-        let row = self.store.transaction(|conn| {
+        let row = self.transaction(|conn| {
             let t = queries::find_tenant(conn, tenant)?
                 .ok_or(GatehouseError::NotFound { what: "tenant" })?;
             let row = models::ScimDirectory {
@@ -569,7 +569,7 @@ impl Gatehouse {
 
     /// The SCIM directories of a tenant.
     pub fn list_scim_directories(&self, tenant: &str) -> Result<Vec<ScimDirectoryView>> {
-        let rows = self.store.transaction(|conn| {
+        let rows = self.transaction(|conn| {
             let t = queries::find_tenant(conn, tenant)?
                 .ok_or(GatehouseError::NotFound { what: "tenant" })?;
             Ok::<_, GatehouseError>(sq::list_directories(conn, &t.id)?)
@@ -620,7 +620,7 @@ impl Gatehouse {
     /// Issue an additional bearer token for a directory (shown once; existing tokens keep
     /// working).
     pub fn issue_scim_token(&self, call: &Call, directory_id: &str) -> Result<ScimTokenIssued> {
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             let d = self.directory(conn, directory_id)?;
             self.new_scim_token(conn, call, &d, "created")
         })
@@ -637,7 +637,7 @@ impl Gatehouse {
         if overlap < chrono::Duration::zero() || overlap > chrono::Duration::days(30) {
             return Err(GatehouseError::invalid("overlap", "between 0 and 30 days"));
         }
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             let d = self.directory(conn, directory_id)?;
             sq::expire_tokens(conn, &d.id, (call.now + overlap).timestamp())?;
             self.new_scim_token(conn, call, &d, "rotated")
@@ -646,7 +646,7 @@ impl Gatehouse {
 
     /// Revoke one token of a directory at once.
     pub fn revoke_scim_token(&self, call: &Call, directory_id: &str, token_id: &str) -> Result<()> {
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             let d = self.directory(conn, directory_id)?;
             if !sq::revoke_token(conn, &d.id, token_id, call.now.timestamp())? {
                 return Err(GatehouseError::NotFound { what: "SCIM token" });
@@ -665,7 +665,7 @@ impl Gatehouse {
 
     /// The tokens of a directory (never their secrets).
     pub fn list_scim_tokens(&self, directory_id: &str) -> Result<Vec<ScimTokenView>> {
-        let rows = self.store.transaction(|conn| {
+        let rows = self.transaction(|conn| {
             let d = self.directory(conn, directory_id)?;
             Ok::<_, GatehouseError>(sq::list_tokens(conn, &d.id)?)
         })?;
@@ -708,7 +708,7 @@ impl Gatehouse {
 
     /// Active users of a tenant (id or slug).
     pub fn seat_count(&self, tenant: &str) -> Result<SeatCount> {
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             let t = queries::find_tenant(conn, tenant)?
                 .ok_or(GatehouseError::NotFound { what: "tenant" })?;
             Ok(SeatCount {
@@ -898,13 +898,13 @@ impl Gatehouse {
         // A concurrent write to the same resource (seen as a version that moved under us) is
         // retried from a fresh read before it is reported as a conflict. The growing pause lets
         // the writer that won commit, so two busy writers do not keep colliding in lockstep.
-        let mut result = self.store.transaction(&f);
+        let mut result = self.transaction(&f);
         for attempt in 1..=32u64 {
             if !matches!(&result, Err(e) if is_concurrent(e)) {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(attempt.min(20)));
-            result = self.store.transaction(&f);
+            result = self.transaction(&f);
         }
         if let Err(e) = &result {
             let status = match e {
@@ -920,7 +920,7 @@ impl Gatehouse {
                 _ => "failed".to_owned(),
             };
             // Best effort: an audit failure must not hide the original error from the client.
-            let _ = self.store.transaction(|conn| {
+            let _ = self.transaction(|conn| {
                 self.audit_scim(
                     conn,
                     call,
@@ -1505,7 +1505,7 @@ impl Gatehouse {
         projection: &Projection,
         if_none_match: Option<&str>,
     ) -> Result<ScimResponse> {
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             let (body, version) = match kind {
                 ScimKind::User => {
                     let row = sq::find_directory_user(conn, &client.directory_id, id)?
@@ -1844,7 +1844,7 @@ impl Gatehouse {
         offset: i64,
     ) -> Result<Vec<UserView>> {
         let limit = limit.clamp(1, 1000);
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             let t = queries::find_tenant(conn, tenant)?
                 .ok_or(GatehouseError::NotFound { what: "tenant" })?;
             let rows = queries::list_users(conn, &t.id, limit, offset.max(0))?;
@@ -1878,7 +1878,7 @@ impl Gatehouse {
             return Err(GatehouseError::invalid("email", "not an e-mail address"));
         }
         let id = format!("usr_{}", self.random_hex(12));
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             let t = queries::find_tenant(conn, tenant)?
                 .ok_or(GatehouseError::NotFound { what: "tenant" })?;
             let lower = email.to_lowercase();
@@ -1939,7 +1939,7 @@ impl Gatehouse {
     /// deactivated user can be deleted, so a live account never vanishes by mistake. Sessions,
     /// tokens and memberships go with it; the audit trail keeps its history.
     pub fn hard_delete_user(&self, call: &Call, tenant: &str, user_id: &str) -> Result<()> {
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             let t = queries::find_tenant(conn, tenant)?
                 .ok_or(GatehouseError::NotFound { what: "tenant" })?;
             let user = queries::find_user(conn, user_id)?
@@ -1970,7 +1970,7 @@ impl Gatehouse {
 
     /// A user's provisioning and sign-in history: the tenant's audit records targeting it.
     pub fn user_history(&self, tenant: &str, user_id: &str) -> Result<Vec<audit::AuditRecord>> {
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             let t = queries::find_tenant(conn, tenant)?
                 .ok_or(GatehouseError::NotFound { what: "tenant" })?;
             let rows = queries::list_audit_rows(

@@ -142,7 +142,7 @@ impl Gatehouse {
         let sealed = self.with_entropy(|e| self.config.secrets.seal(&pem, e))?;
         let kid = key.kid().to_owned();
         let now = call.now.timestamp();
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             for old in queries::list_signing_keys(conn)?
                 .iter()
                 .filter(|k| k.retired_at.is_none())
@@ -308,7 +308,7 @@ impl Gatehouse {
         // The outer result is the transaction's: once the client has authenticated and the code
         // has been taken, the code stays used even if a later check fails (a code presented with
         // the wrong redirect URI or verifier may have been intercepted; it must not work later).
-        let outcome: Result<Result<TokenResponse>> = self.store.transaction(|conn| {
+        let outcome: Result<Result<TokenResponse>> = self.transaction(|conn| {
             let client = self.authenticate_client(conn, call, auth)?;
             let bad_grant = |why: &str| GatehouseError::oauth("invalid_grant", why.to_owned());
             if code.len() > 200 {
@@ -444,7 +444,7 @@ impl Gatehouse {
     ) -> Result<TokenResponse> {
         let access_token = format!("gha_{}", self.random_hex(32));
         let bad_grant = |why: &str| GatehouseError::oauth("invalid_grant", why.to_owned());
-        let outcome: Result<Result<TokenResponse>> = self.store.transaction(|conn| {
+        let outcome: Result<Result<TokenResponse>> = self.transaction(|conn| {
             let client = self.authenticate_client(conn, call, auth)?;
             if refresh_token.len() > 200 {
                 return Ok(Err(bad_grant("unknown refresh token")));
@@ -587,7 +587,7 @@ impl Gatehouse {
         if access_token.len() > 200 {
             return Err(invalid());
         }
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             let (token, _) =
                 queries::find_access_token(conn, &token_hash(access_token))?.ok_or_else(invalid)?;
             if token.expires_at <= call.now.timestamp() {
@@ -606,7 +606,7 @@ impl Gatehouse {
     /// RFC 7662 introspection, for authenticated apps. Anything but a live token of a live
     /// session is `{"active": false}` with nothing else.
     pub fn introspect(&self, call: &Call, auth: &ClientAuth, token: &str) -> Result<Value> {
-        self.store.transaction(|conn| {
+        self.transaction(|conn| {
             self.authenticate_client(conn, call, auth)?;
             let inactive = json!({ "active": false });
             if token.len() > 200 {

@@ -22,6 +22,24 @@ use diesel::r2d2::{self, ManageConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use std::time::Duration;
 
+/// Insert `rows` (a slice) into `table` in one statement. `diesel::MultiConnection` cannot
+/// build multi-row inserts (their SQL differs per backend), so this dispatches on the engine;
+/// the statement is the same on both.
+macro_rules! insert_batch {
+    ($conn:expr, $table:expr, $rows:expr) => {
+        match $conn {
+            $crate::AnyConnection::Postgresql(c) => {
+                diesel::insert_into($table).values($rows).execute(c)
+            }
+            $crate::AnyConnection::Sqlite(c) => {
+                diesel::insert_into($table).values($rows).execute(c)
+            }
+        }
+        .map_err($crate::StorageError::classify)
+    };
+}
+pub(crate) use insert_batch;
+
 pub mod models;
 pub mod outbox;
 pub mod queries;

@@ -84,22 +84,9 @@ pub fn delete_webhook_endpoint(conn: &mut Conn, id: &str) -> Result<bool> {
 
 // ---------- events ----------
 
-/// Serialize event numbering for one tenant until the transaction ends, so `seq` is assigned in
-/// commit order (a poller reading `seq > cursor` can never skip an event that commits later with
-/// a smaller number). PostgreSQL: a transaction-scoped advisory lock; SQLite has one writer.
-pub fn lock_tenant_outbox(conn: &mut Conn, tenant_id: &str) -> Result<()> {
-    match conn {
-        crate::AnyConnection::Postgresql(pg) => classify(
-            diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
-                .bind::<diesel::sql_types::Text, _>(format!("outbox:{tenant_id}"))
-                .execute(pg),
-        )
-        .map(drop),
-        crate::AnyConnection::Sqlite(_) => Ok(()),
-    }
-}
-
-/// The next `seq` of a tenant (call after [`lock_tenant_outbox`]).
+/// The next `seq` of a tenant (call after [`crate::queries::lock_tenant_journal`], which
+/// serializes numbering so `seq` is assigned in commit order: a poller reading `seq > cursor`
+/// can never skip an event that commits later with a smaller number).
 pub fn next_event_seq(conn: &mut Conn, tenant_id: &str) -> Result<i64> {
     let last: Option<i64> = classify(
         outbox_events::table
@@ -118,6 +105,14 @@ pub fn insert_event(conn: &mut Conn, row: &OutboxEvent) -> Result<()> {
             .execute(conn),
     )
     .map(drop)
+}
+
+/// Append several events, one statement per [`crate::queries::INSERT_BATCH`].
+pub fn insert_events(conn: &mut Conn, rows: &[OutboxEvent]) -> Result<()> {
+    for chunk in rows.chunks(crate::queries::INSERT_BATCH) {
+        crate::insert_batch!(conn, outbox_events::table, chunk)?;
+    }
+    Ok(())
 }
 
 /// A tenant's events with `seq > after_seq`, in order, at most `limit`.
@@ -159,6 +154,14 @@ pub fn insert_delivery(conn: &mut Conn, row: &Delivery) -> Result<()> {
             .execute(conn),
     )
     .map(drop)
+}
+
+/// Enqueue several deliveries, one statement per [`crate::queries::INSERT_BATCH`].
+pub fn insert_deliveries(conn: &mut Conn, rows: &[Delivery]) -> Result<()> {
+    for chunk in rows.chunks(crate::queries::INSERT_BATCH) {
+        crate::insert_batch!(conn, deliveries::table, chunk)?;
+    }
+    Ok(())
 }
 
 /// The deliveries at the head of their queue (the undelivered one with the smallest `seq` per

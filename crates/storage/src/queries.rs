@@ -822,6 +822,19 @@ fn filtered_audit_rows(f: &AuditFilter) -> AuditQuery<'_> {
     q
 }
 
+/// Rows per multi-row INSERT: far below PostgreSQL's 65,535 bind parameters and SQLite's
+/// 32,766 for every table written in batches here.
+pub(crate) const INSERT_BATCH: usize = 500;
+
+/// Append several records in one statement per [`INSERT_BATCH`] (the staged records of one
+/// transaction; see the facade's journal). Same primary key guard as [`insert_audit_row`].
+pub fn insert_audit_rows(conn: &mut Conn, rows: &[AuditRow]) -> Result<()> {
+    for chunk in rows.chunks(INSERT_BATCH) {
+        crate::insert_batch!(conn, audit_log::table, chunk)?;
+    }
+    Ok(())
+}
+
 /// Records of a tenant's chain in `seq` order, at most `f.limit`.
 pub fn list_audit_rows(conn: &mut Conn, f: &AuditFilter) -> Result<Vec<AuditRow>> {
     classify(
@@ -838,10 +851,13 @@ pub fn count_audit_rows(conn: &mut Conn, f: &AuditFilter) -> Result<i64> {
     classify(filtered_audit_rows(f).count().get_result(conn))
 }
 
-/// Serialize appends to one tenant's audit chain until the transaction ends. On PostgreSQL this
-/// is a transaction-scoped advisory lock (replicas queue for the chain head instead of forking
-/// it); SQLite already has a single writer.
-pub fn lock_audit_chain(conn: &mut Conn, tenant_id: &str) -> Result<()> {
+/// Serialize appends to one tenant's journal (its audit chain **and** its outbox numbering)
+/// until the transaction ends. On PostgreSQL this is a transaction-scoped advisory lock keyed
+/// by the tenant (replicas queue for the chain head instead of forking it); SQLite already has
+/// a single writer. Both journals share this one lock on purpose: two locks taken in different
+/// orders by different transactions deadlocked under concurrent SCIM group writes, and one
+/// lock costs one round trip instead of two. The lock is re-entrant within a transaction.
+pub fn lock_tenant_journal(conn: &mut Conn, tenant_id: &str) -> Result<()> {
     match conn {
         crate::AnyConnection::Postgresql(pg) => classify(
             diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")

@@ -762,6 +762,74 @@ fn concurrent_patches_of_one_user_lose_no_update() {
     }
 }
 
+/// Okta pushes groups concurrently: each push creates a group, then adds and removes members
+/// that other pushes share. With the audit chain and the outbox numbered under two locks taken
+/// in different orders (creating a group emitted before it audited; a member change audited
+/// first), PostgreSQL found deadlocks and the pushes failed. Every push must succeed, and the
+/// tenant's audit chain and event numbering must come out whole.
+#[test]
+fn concurrent_group_pushes_neither_deadlock_nor_break_the_journal() {
+    for engine in ENGINES {
+        let (_db, gh) = tenant_world(engine);
+        let d = directory(&gh, "acme", "Okta");
+        let users: Vec<String> = (0..12)
+            .map(|i| {
+                create(
+                    &gh,
+                    &d,
+                    ScimKind::User,
+                    &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                            "userName": format!("member{i}@acme.test")}),
+                )["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        let members =
+            |ids: &[String]| -> Value { ids.iter().map(|id| json!({"value": id})).collect() };
+        std::thread::scope(|s| {
+            for pusher in 0..4 {
+                let (gh, d, users) = (&gh, &d, &users);
+                s.spawn(move || {
+                    for round in 0..3 {
+                        let group = create(
+                            gh,
+                            d,
+                            ScimKind::Group,
+                            &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                                    "displayName": format!("team-{pusher}-{round}")}),
+                        );
+                        let id = group["id"].as_str().unwrap();
+                        // Overlapping halves, in an order that differs per pusher.
+                        let mut mine = users.clone();
+                        mine.rotate_left(pusher * 3);
+                        patch(gh, d, ScimKind::Group, id, &json!({
+                            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                            "Operations": [{"op": "add", "path": "members", "value": members(&mine)}]}));
+                        patch(gh, d, ScimKind::Group, id, &json!({
+                            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                            "Operations": [{"op": "remove", "path": "members",
+                                            "value": members(&mine[..6])}]}));
+                    }
+                });
+            }
+        });
+        let intact = gh.verify_audit_chain("acme").unwrap().unwrap();
+        assert!(intact > 12 + 4 * 3 * 3, "{engine:?}: {intact} records");
+        let events = gh.events_since("acme", 0, 1000).unwrap();
+        // 12 users, then per push: created, members added, members removed.
+        assert_eq!(events.len(), 12 + 4 * 3 * 3, "{engine:?}");
+        for (i, e) in events.iter().enumerate() {
+            assert_eq!(
+                e.seq,
+                i as i64 + 1,
+                "{engine:?}: events are numbered without gaps"
+            );
+        }
+    }
+}
+
 #[test]
 fn hard_delete_is_an_admin_action_on_deactivated_users_only() {
     for engine in ENGINES {
