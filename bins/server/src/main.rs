@@ -136,6 +136,12 @@ fn main() -> anyhow::Result<()> {
     if !applied.is_empty() {
         tracing::info!(?applied, "migrations applied");
     }
+    if store.autovacuum_enabled().context("reading autovacuum")? == Some(false) {
+        tracing::warn!(
+            "PostgreSQL autovacuum is off: tables are never analyzed, so lookups can slow to \
+             scans as they grow; turn it on (README, configuration)"
+        );
+    }
     let secrets = settings
         .secret_box(&mut OsEntropy)
         .context("loading the secret key")?;

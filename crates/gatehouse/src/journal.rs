@@ -196,12 +196,22 @@ impl Gatehouse {
         }
         for (tenant_id, (audits, events)) in by_tenant {
             queries::lock_tenant_journal(conn, &tenant_id)?;
+            let (last_record, last_seq) = queries::journal_heads(conn, &tenant_id)?;
             if !audits.is_empty() {
-                self.append_audits(conn, &tenant_id, audits)?;
+                let head = last_record
+                    .map(|json| AuditRecord::from_json(&json))
+                    .transpose()?;
+                seal_audits(conn, head, audits)?;
             }
             if !events.is_empty() {
                 let receivers = endpoints.remove(&tenant_id).unwrap_or_default();
-                self.append_events(conn, &tenant_id, events, &receivers)?;
+                number_events(
+                    conn,
+                    &tenant_id,
+                    last_seq.unwrap_or(0) + 1,
+                    events,
+                    &receivers,
+                )?;
             }
         }
         Ok(())
@@ -215,19 +225,10 @@ impl Gatehouse {
         tenant_id: &str,
         staged: Vec<StagedAudit>,
     ) -> Result<Vec<AuditRecord>> {
-        let mut prev = queries::last_audit_row(conn, tenant_id)?
+        let head = queries::last_audit_row(conn, tenant_id)?
             .map(|row| AuditRecord::from_json(&row.record))
             .transpose()?;
-        let mut sealed = Vec::with_capacity(staged.len());
-        let mut rows = Vec::with_capacity(staged.len());
-        for StagedAudit { draft, at } in staged {
-            let record = ChainBuilder::append(prev.as_ref(), draft, at)?;
-            rows.push(audit_row(&record)?);
-            sealed.push(record.clone());
-            prev = Some(record);
-        }
-        queries::insert_audit_rows(conn, &rows)?;
-        Ok(sealed)
+        seal_audits(conn, head, staged)
     }
 
     /// Number `staged` after `tenant_id`'s last event, insert them and one delivery per
@@ -240,47 +241,78 @@ impl Gatehouse {
         endpoints: &[models::WebhookEndpoint],
     ) -> Result<()> {
         let first = outbox::next_event_seq(conn, tenant_id)?;
-        let mut events = Vec::with_capacity(staged.len());
-        let mut deliveries = Vec::new();
-        for (seq, e) in (first..).zip(staged) {
-            let event = models::OutboxEvent {
-                // Derived, not random: unique by the (tenant, seq) constraint, and emitting
-                // consumes no entropy (which would shift every id a seeded test expects).
-                id: format!("evt_{tenant_id}_{seq}"),
-                tenant_id: tenant_id.to_owned(),
-                seq,
-                event_type: e.event_type,
-                payload: e.payload,
-                created_at: e.created_at,
-            };
-            let webhooks = endpoints
-                .iter()
-                .map(|ep| (crate::events::WEBHOOK, &ep.id, &ep.url));
-            let extra = e
-                .extra_receivers
-                .iter()
-                .map(|r| (r.kind, &r.target_id, &r.url));
-            for (kind, target_id, url) in webhooks.chain(extra) {
-                deliveries.push(models::Delivery {
-                    // One delivery per (event, receiver), by construction.
-                    id: format!("dlv_{}_{kind}_{target_id}", event.id),
-                    event_id: event.id.clone(),
-                    tenant_id: event.tenant_id.clone(),
-                    seq: event.seq,
-                    target_kind: kind.to_owned(),
-                    target_id: target_id.clone(),
-                    url: url.clone(),
-                    attempts: 0,
-                    next_attempt_at: e.created_at,
-                    delivered_at: None,
-                    last_error: None,
-                    locked_until: None,
-                });
-            }
-            events.push(event);
-        }
-        outbox::insert_events(conn, &events)?;
-        outbox::insert_deliveries(conn, &deliveries)?;
-        Ok(())
+        number_events(conn, tenant_id, first, staged, endpoints)
     }
+}
+
+/// Seal `staged` in order onto `head` (the chain's newest record, `None` for a new chain) and
+/// insert them; the caller holds the tenant's journal lock. Returns the sealed records.
+fn seal_audits(
+    conn: &mut storage::Conn,
+    mut head: Option<AuditRecord>,
+    staged: Vec<StagedAudit>,
+) -> Result<Vec<AuditRecord>> {
+    let mut sealed = Vec::with_capacity(staged.len());
+    let mut rows = Vec::with_capacity(staged.len());
+    for StagedAudit { draft, at } in staged {
+        let record = ChainBuilder::append(head.as_ref(), draft, at)?;
+        rows.push(audit_row(&record)?);
+        sealed.push(record.clone());
+        head = Some(record);
+    }
+    queries::insert_audit_rows(conn, &rows)?;
+    Ok(sealed)
+}
+
+/// Number `staged` from `first`, insert them and one delivery per receiver each; the caller
+/// holds the tenant's journal lock.
+fn number_events(
+    conn: &mut storage::Conn,
+    tenant_id: &str,
+    first: i64,
+    staged: Vec<StagedEvent>,
+    endpoints: &[models::WebhookEndpoint],
+) -> Result<()> {
+    let mut events = Vec::with_capacity(staged.len());
+    let mut deliveries = Vec::new();
+    for (seq, e) in (first..).zip(staged) {
+        let event = models::OutboxEvent {
+            // Derived, not random: unique by the (tenant, seq) constraint, and emitting
+            // consumes no entropy (which would shift every id a seeded test expects).
+            id: format!("evt_{tenant_id}_{seq}"),
+            tenant_id: tenant_id.to_owned(),
+            seq,
+            event_type: e.event_type,
+            payload: e.payload,
+            created_at: e.created_at,
+        };
+        let webhooks = endpoints
+            .iter()
+            .map(|ep| (crate::events::WEBHOOK, &ep.id, &ep.url));
+        let extra = e
+            .extra_receivers
+            .iter()
+            .map(|r| (r.kind, &r.target_id, &r.url));
+        for (kind, target_id, url) in webhooks.chain(extra) {
+            deliveries.push(models::Delivery {
+                // One delivery per (event, receiver), by construction.
+                id: format!("dlv_{}_{kind}_{target_id}", event.id),
+                event_id: event.id.clone(),
+                tenant_id: event.tenant_id.clone(),
+                seq: event.seq,
+                target_kind: kind.to_owned(),
+                target_id: target_id.clone(),
+                url: url.clone(),
+                attempts: 0,
+                next_attempt_at: e.created_at,
+                delivered_at: None,
+                last_error: None,
+                locked_until: None,
+            });
+        }
+        events.push(event);
+    }
+    outbox::insert_events(conn, &events)?;
+    outbox::insert_deliveries(conn, &deliveries)?;
+    Ok(())
 }

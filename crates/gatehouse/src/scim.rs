@@ -1118,7 +1118,45 @@ impl Gatehouse {
         let resource = scim_model::validate_resource(&schema::USER, body)?;
         let view = scim_model::resource::User::from_resource(&resource)?;
         let lower = view.user_name.to_lowercase();
-        if let Some(existing) = sq::find_user_by_user_name(conn, &client.tenant_id, &lower)? {
+        let now = call.now.timestamp();
+        let active = view.active.unwrap_or(true);
+        let mut stored = stored_form(&resource, "groups");
+        if let Some(o) = stored.as_object_mut() {
+            o.insert("active".into(), Value::Bool(active));
+        }
+        let row = models::User {
+            id: format!("usr_{}", self.random_hex(12)),
+            tenant_id: client.tenant_id.clone(),
+            connection_id: None,
+            // SCIM users are not known to any connection until their first SAML login links
+            // them (see `link_scim_user`); the subject is a placeholder the unique index
+            // ignores while `connection_id` is NULL.
+            external_subject: view.user_name.clone(),
+            email: view.primary_email().map(str::to_owned),
+            first_name: view.name.as_ref().and_then(|n| n.given_name.clone()),
+            last_name: view.name.as_ref().and_then(|n| n.family_name.clone()),
+            groups: "[]".into(),
+            active,
+            created_at: now,
+            updated_at: now,
+            directory_id: Some(client.directory_id.clone()),
+            user_name: Some(view.user_name.clone()),
+            user_name_lower: Some(lower.clone()),
+            external_id: view.external_id.clone(),
+            scim_resource: Some(serde_json::to_string(&stored).map_err(GatehouseError::internal)?),
+            version: 1,
+            attributes: "{}".into(),
+        };
+        // Insert first: a free userName (the common case) then costs no lookup.
+        if !queries::insert_user_if_free(conn, &row)? {
+            let Some(existing) = sq::find_user_by_user_name(conn, &client.tenant_id, &lower)?
+            else {
+                // Only the userName key can be taken here (the subject key ignores rows
+                // without a connection, and ids are random).
+                return Err(GatehouseError::internal(
+                    "user insert conflicted on another key",
+                ));
+            };
             // A user this tenant's directories deleted keeps its row: provisioning the same
             // userName again restores that user, with its id, links and history.
             if existing.directory_id.is_some() {
@@ -1150,36 +1188,6 @@ impl Gatehouse {
                 .map(str::to_owned);
             return Ok(r);
         }
-        let now = call.now.timestamp();
-        let active = view.active.unwrap_or(true);
-        let mut stored = stored_form(&resource, "groups");
-        if let Some(o) = stored.as_object_mut() {
-            o.insert("active".into(), Value::Bool(active));
-        }
-        let row = models::User {
-            id: format!("usr_{}", self.random_hex(12)),
-            tenant_id: client.tenant_id.clone(),
-            connection_id: None,
-            // SCIM users are not known to any connection until their first SAML login links
-            // them (see `link_scim_user`); the subject is a placeholder the unique index
-            // ignores while `connection_id` is NULL.
-            external_subject: view.user_name.clone(),
-            email: view.primary_email().map(str::to_owned),
-            first_name: view.name.as_ref().and_then(|n| n.given_name.clone()),
-            last_name: view.name.as_ref().and_then(|n| n.family_name.clone()),
-            groups: "[]".into(),
-            active,
-            created_at: now,
-            updated_at: now,
-            directory_id: Some(client.directory_id.clone()),
-            user_name: Some(view.user_name.clone()),
-            user_name_lower: Some(lower),
-            external_id: view.external_id.clone(),
-            scim_resource: Some(serde_json::to_string(&stored).map_err(GatehouseError::internal)?),
-            version: 1,
-            attributes: "{}".into(),
-        };
-        queries::insert_user(conn, &row).map_err(uniqueness)?;
         self.audit(
             conn,
             call,

@@ -188,6 +188,25 @@ pub fn insert_user(conn: &mut Conn, row: &User) -> Result<()> {
     classify(diesel::insert_into(users::table).values(row).execute(conn)).map(drop)
 }
 
+/// Insert `row` unless a unique key it carries (its tenant's lower-cased `userName`, its
+/// subject) is taken; returns whether it was inserted. A taken key does not abort the
+/// transaction (unlike [`insert_user`]'s conflict), so the caller can look at who holds it:
+/// SCIM creation tries this first and only looks the name up when it is taken, which saves the
+/// common case a round trip.
+pub fn insert_user_if_free(conn: &mut Conn, row: &User) -> Result<bool> {
+    let n = match conn {
+        crate::AnyConnection::Postgresql(c) => diesel::insert_into(users::table)
+            .values(row)
+            .on_conflict_do_nothing()
+            .execute(c),
+        crate::AnyConnection::Sqlite(c) => diesel::insert_into(users::table)
+            .values(row)
+            .on_conflict_do_nothing()
+            .execute(c),
+    };
+    classify(n).map(|n| n == 1)
+}
+
 /// The user a connection knows by this subject.
 pub fn find_user_by_subject(
     conn: &mut Conn,
@@ -758,6 +777,22 @@ pub fn last_audit_row(conn: &mut Conn, tenant_id: &str) -> Result<Option<AuditRo
             .first(conn)
             .optional(),
     )
+}
+
+/// A tenant's journal heads in one round trip: its newest audit record (JSON) and its last
+/// outbox event number (call under [`lock_tenant_journal`]).
+pub fn journal_heads(conn: &mut Conn, tenant_id: &str) -> Result<(Option<String>, Option<i64>)> {
+    let last_record = audit_log::table
+        .filter(audit_log::tenant_id.eq(tenant_id))
+        .order(audit_log::seq.desc())
+        .select(audit_log::record)
+        .limit(1)
+        .single_value();
+    let last_event = crate::schema::outbox_events::table
+        .filter(crate::schema::outbox_events::tenant_id.eq(tenant_id))
+        .select(diesel::dsl::max(crate::schema::outbox_events::seq))
+        .single_value();
+    classify(diesel::select((last_record, last_event)).get_result(conn))
 }
 
 /// Append a record. The (tenant, seq) primary key makes two writers racing for the same position
