@@ -119,3 +119,58 @@ fn a_connection_killed_by_the_server_is_replaced_after_one_failure() {
     assert!(store.transaction(queries::list_tenants).is_err());
     store.transaction(queries::list_tenants).unwrap();
 }
+
+#[test]
+fn autovacuum_is_read_on_postgresql_and_absent_on_sqlite() {
+    each_engine(|engine, store| {
+        let setting = store.autovacuum_enabled().unwrap();
+        match engine {
+            Engine::Postgres => assert!(setting.is_some()),
+            Engine::Sqlite => assert_eq!(setting, None),
+        }
+    });
+}
+
+/// The journal's heads: the newest audit record and the last event number of a tenant, read
+/// together; a tenant without either has neither.
+#[test]
+fn journal_heads_are_the_newest_record_and_the_last_event_number() {
+    each_engine(|engine, store| {
+        store
+            .transaction(|conn| queries::insert_tenant(conn, &tenant("t1", "acme")))
+            .unwrap();
+        let empty = store
+            .transaction(|conn| queries::journal_heads(conn, "t1"))
+            .unwrap();
+        assert_eq!(empty, (None, None), "{engine:?}");
+        let row = |seq: i64| AuditRow {
+            tenant_id: "t1".into(),
+            seq,
+            at: 1,
+            event_type: "admin.action".into(),
+            actor: "system:test".into(),
+            target: None,
+            correlation_id: "c".into(),
+            record: format!("record {seq}"),
+            hash: format!("hash {seq}"),
+        };
+        let event = |seq: i64| OutboxEvent {
+            id: format!("evt_t1_{seq}"),
+            tenant_id: "t1".into(),
+            seq,
+            event_type: "user.created".into(),
+            payload: "{}".into(),
+            created_at: 1,
+        };
+        store
+            .transaction(|conn| {
+                queries::insert_audit_rows(conn, &[row(1), row(2), row(3)])?;
+                storage::outbox::insert_events(conn, &[event(1), event(2)])
+            })
+            .unwrap();
+        let heads = store
+            .transaction(|conn| queries::journal_heads(conn, "t1"))
+            .unwrap();
+        assert_eq!(heads, (Some("record 3".into()), Some(2)), "{engine:?}");
+    });
+}
