@@ -39,7 +39,12 @@ fn index_mismatch(row: &models::AuditRow, record: &AuditRecord) -> Option<&'stat
         .map(|(column, _)| column)
 }
 
-fn draft(call: &Call, tenant_id: &str, target: Option<&str>, event: AuditEvent) -> AuditDraft {
+pub(crate) fn draft(
+    call: &Call,
+    tenant_id: &str,
+    target: Option<&str>,
+    event: AuditEvent,
+) -> AuditDraft {
     AuditDraft {
         tenant_id: tenant_id.to_owned(),
         actor: audit_actor(&call.actor),

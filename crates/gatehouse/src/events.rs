@@ -389,12 +389,8 @@ impl Gatehouse {
             let mut due = queries::expired_unrecorded_sessions(conn, now, limit)?;
             due.sort_by(|a, b| (&a.tenant_id, &a.id).cmp(&(&b.tenant_id, &b.id)));
             let mut recorded = 0;
-            let mut locked: Option<String> = None;
+            // The records are staged; the journal locks each tenant once, at the end.
             for s in due {
-                if locked.as_deref() != Some(s.tenant_id.as_str()) {
-                    queries::lock_tenant_journal(conn, &s.tenant_id)?;
-                    locked = Some(s.tenant_id.clone());
-                }
                 if !queries::mark_session_expiry_recorded(conn, &s.id, now)? {
                     continue;
                 }

@@ -118,16 +118,26 @@ pub(crate) fn audit_row(record: &AuditRecord) -> Result<models::AuditRow> {
 
 impl Gatehouse {
     /// Run `f` in one database transaction with a journal open: committed with everything it
-    /// staged if `f` returns `Ok`, rolled back (journal included) otherwise. Every facade write
-    /// goes through here.
+    /// staged if `f` returns `Ok`, rolled back (journal included) otherwise. Every facade
+    /// operation that writes goes through here or [`Gatehouse::transaction_as`].
     pub(crate) fn transaction<T>(
         &self,
         f: impl FnOnce(&mut storage::Conn) -> Result<T>,
     ) -> Result<T> {
+        self.transaction_as(f, |e| e)
+    }
+
+    /// [`Gatehouse::transaction`] for a caller with an error type of its own (the ACS's
+    /// `AcsFailure`); `flush_failed` turns a failure to append the journal into it.
+    pub(crate) fn transaction_as<T, E: From<storage::StorageError>>(
+        &self,
+        f: impl FnOnce(&mut storage::Conn) -> std::result::Result<T, E>,
+        flush_failed: impl FnOnce(GatehouseError) -> E,
+    ) -> std::result::Result<T, E> {
         self.store.transaction(|conn| {
             let _scope = Scope::open();
             let value = f(conn)?;
-            self.flush_journal(conn)?;
+            self.flush_journal(conn).map_err(flush_failed)?;
             Ok(value)
         })
     }
@@ -158,43 +168,35 @@ impl Gatehouse {
             None => Ok(()),
             Some(staged) => {
                 let tenant_id = staged.tenant_id.clone();
-                let endpoints = outbox::endpoints_for_tenant(conn, &tenant_id)?;
                 queries::lock_tenant_journal(conn, &tenant_id)?;
+                let endpoints = outbox::endpoints_for_tenant(conn, &tenant_id)?;
                 self.append_events(conn, &tenant_id, vec![staged], &endpoints)
             }
         }
     }
 
-    /// Append everything staged so far (tenants in id order, so two transactions that touch
-    /// the same tenants lock them in the same order).
+    /// Append everything staged so far, tenant by tenant in the order of their lock keys (so
+    /// two transactions that touch the same tenants lock them in the same order, even where two
+    /// tenants' keys collide).
     pub(crate) fn flush_journal(&self, conn: &mut storage::Conn) -> Result<()> {
         let Journal { audits, events } = take();
         if audits.is_empty() && events.is_empty() {
             return Ok(());
         }
-        let mut by_tenant: BTreeMap<String, (Vec<StagedAudit>, Vec<StagedEvent>)> = BTreeMap::new();
+        type Staged = (Vec<StagedAudit>, Vec<StagedEvent>);
+        let mut by_tenant: BTreeMap<(i64, String), Staged> = BTreeMap::new();
+        let key = |tenant_id: &str| (queries::journal_lock_key(tenant_id), tenant_id.to_owned());
         for a in audits {
             by_tenant
-                .entry(a.draft.tenant_id.clone())
+                .entry(key(&a.draft.tenant_id))
                 .or_default()
                 .0
                 .push(a);
         }
         for e in events {
-            by_tenant.entry(e.tenant_id.clone()).or_default().1.push(e);
+            by_tenant.entry(key(&e.tenant_id)).or_default().1.push(e);
         }
-        // Which endpoints receive the events is read before any lock is taken, to keep the
-        // locked part short (an endpoint registered meanwhile gets the next events).
-        let mut endpoints = BTreeMap::new();
-        for (tenant_id, (_, events)) in &by_tenant {
-            if !events.is_empty() {
-                endpoints.insert(
-                    tenant_id.clone(),
-                    outbox::endpoints_for_tenant(conn, tenant_id)?,
-                );
-            }
-        }
-        for (tenant_id, (audits, events)) in by_tenant {
+        for ((_, tenant_id), (audits, events)) in by_tenant {
             queries::lock_tenant_journal(conn, &tenant_id)?;
             let (last_record, last_seq) = queries::journal_heads(conn, &tenant_id)?;
             if !audits.is_empty() {
@@ -204,7 +206,9 @@ impl Gatehouse {
                 seal_audits(conn, head, audits)?;
             }
             if !events.is_empty() {
-                let receivers = endpoints.remove(&tenant_id).unwrap_or_default();
+                // Read under the lock: an endpoint registered or deleted meanwhile then gets
+                // exactly the events numbered after (or before) its change, never a gap.
+                let receivers = outbox::endpoints_for_tenant(conn, &tenant_id)?;
                 number_events(
                     conn,
                     &tenant_id,
@@ -315,4 +319,130 @@ fn number_events(
     outbox::insert_events(conn, &events)?;
     outbox::insert_deliveries(conn, &deliveries)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+    use super::*;
+    use crate::{Call, GatehouseConfig, SecretBox};
+    use audit::AuditEvent;
+    use serde_json::json;
+    use storage::testing::{journal_lock_is_free, TestDatabase, ENGINES};
+
+    fn facade(db: &TestDatabase) -> Gatehouse {
+        Gatehouse::new(
+            db.store().unwrap(),
+            GatehouseConfig::new(
+                "https://sso.example.com".parse().unwrap(),
+                SecretBox::new([1; 32]),
+            ),
+            Box::new(gatehouse_types::FixedEntropy::new(1)),
+        )
+    }
+
+    fn note(n: u32) -> AuditEvent {
+        AuditEvent::AdminAction {
+            action: format!("note {n}"),
+            summary: String::new(),
+        }
+    }
+
+    /// The point of the journal: while a transaction runs, its records and events wait in the
+    /// journal and the tenant's lock stays free for everyone else; at its end they are sealed
+    /// in order, after what other transactions committed meanwhile.
+    #[test]
+    fn a_running_transaction_holds_no_journal_lock_and_seals_in_order_at_its_end() {
+        for engine in ENGINES {
+            let db = TestDatabase::new(engine).unwrap();
+            let gh = facade(&db);
+            let call = Call::system(chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap());
+            let store = db.store().unwrap();
+            gh.transaction(|conn| {
+                gh.audit(conn, &call, "t1", None, note(1))?;
+                gh.emit(conn, &call, "t1", "user.created", json!({"user_id": "u1"}))?;
+                gh.audit(conn, &call, "t1", None, note(2))?;
+                assert!(
+                    journal_lock_is_free(&store, "t1").unwrap(),
+                    "{engine:?}: staged, not locked"
+                );
+                // Another writer of the tenant commits meanwhile (no journal: in place).
+                store.transaction(|other| {
+                    queries::lock_tenant_journal(other, "t1")?;
+                    gh.append_audits(
+                        other,
+                        "t1",
+                        vec![StagedAudit {
+                            draft: crate::audit_log::draft(&call, "t1", None, note(0)),
+                            at: call.now,
+                        }],
+                    )
+                })?;
+                Ok(())
+            })
+            .unwrap();
+            let rows = store
+                .transaction(|conn| {
+                    queries::list_audit_rows(
+                        conn,
+                        &queries::AuditFilter {
+                            tenant_id: "t1".into(),
+                            limit: 10,
+                            ..Default::default()
+                        },
+                    )
+                })
+                .unwrap();
+            let records: Vec<AuditRecord> = rows
+                .iter()
+                .map(|r| AuditRecord::from_json(&r.record).unwrap())
+                .collect();
+            let actions: Vec<String> = records
+                .iter()
+                .map(|r| match &r.event {
+                    AuditEvent::AdminAction { action, .. } => action.clone(),
+                    other => panic!("{other:?}"),
+                })
+                .collect();
+            assert_eq!(actions, ["note 0", "note 1", "note 2"], "{engine:?}");
+            assert_eq!(records[1].prev_hash, records[0].hash, "{engine:?}");
+            assert_eq!(records[2].prev_hash, records[1].hash, "{engine:?}");
+            let events = gh.transaction(|conn| Ok(outbox::events_since(conn, "t1", 0, 10)?));
+            assert_eq!(events.unwrap().len(), 1, "{engine:?}");
+        }
+    }
+
+    /// A transaction that fails leaves nothing of its journal behind, and the next transaction
+    /// on the same thread starts with an empty one.
+    #[test]
+    fn a_rolled_back_transaction_leaves_no_staged_entry_behind() {
+        for engine in ENGINES {
+            let db = TestDatabase::new(engine).unwrap();
+            let gh = facade(&db);
+            let call = Call::system(chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap());
+            let failed: Result<()> = gh.transaction(|conn| {
+                gh.audit(conn, &call, "t1", None, note(1))?;
+                Err(GatehouseError::internal("the change itself failed"))
+            });
+            assert!(failed.is_err());
+            gh.transaction(|conn| gh.audit(conn, &call, "t1", None, note(2)))
+                .unwrap();
+            let rows = db
+                .store()
+                .unwrap()
+                .transaction(|conn| {
+                    queries::list_audit_rows(
+                        conn,
+                        &queries::AuditFilter {
+                            tenant_id: "t1".into(),
+                            limit: 10,
+                            ..Default::default()
+                        },
+                    )
+                })
+                .unwrap();
+            assert_eq!(rows.len(), 1, "{engine:?}");
+            assert_eq!(rows[0].seq, 1, "{engine:?}");
+        }
+    }
 }

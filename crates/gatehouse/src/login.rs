@@ -532,40 +532,43 @@ impl Gatehouse {
                 app_error: None,
             });
         }
-        let outcome: Result<(), AcsFailure> = self.store.transaction(|conn| {
-            let storage_fail = |e: GatehouseError| fail(tenant, "storage", e.to_string());
-            self.complete_login(
-                conn,
-                call,
-                &rt.row,
-                &identity,
-                flow.as_ref(),
-                LoginIds {
-                    session_id: &session_id,
-                    new_user_id: &new_user_id,
-                    code: &code,
-                    client_id: &client_id,
-                    redirect_uri: &redirect_uri,
-                    nonce: nonce.as_deref(),
-                    code_challenge: challenge.as_deref(),
-                    scope: &scope,
-                    idp_name_id: (assertion.name_id(), &name_id_json),
-                },
-            )
-            .map_err(|e| match e {
-                LoginStep::Refused(code) => AcsFailure {
-                    tenant_id: Some(tenant_id.clone()),
-                    reason_code: code,
-                    subject: Some(subject.clone()),
-                    detail: String::new(),
-                    // A policy decision about this person goes back to the app as OIDC's
-                    // `access_denied`, with the reason the person can act on.
-                    app_error: access_refusal_message(code)
-                        .and_then(|message| to_app("access_denied", message)),
-                },
-                LoginStep::Error(e) => storage_fail(e),
-            })
-        });
+        let outcome: Result<(), AcsFailure> = self.transaction_as(
+            |conn| {
+                let storage_fail = |e: GatehouseError| fail(tenant, "storage", e.to_string());
+                self.complete_login(
+                    conn,
+                    call,
+                    &rt.row,
+                    &identity,
+                    flow.as_ref(),
+                    LoginIds {
+                        session_id: &session_id,
+                        new_user_id: &new_user_id,
+                        code: &code,
+                        client_id: &client_id,
+                        redirect_uri: &redirect_uri,
+                        nonce: nonce.as_deref(),
+                        code_challenge: challenge.as_deref(),
+                        scope: &scope,
+                        idp_name_id: (assertion.name_id(), &name_id_json),
+                    },
+                )
+                .map_err(|e| match e {
+                    LoginStep::Refused(code) => AcsFailure {
+                        tenant_id: Some(tenant_id.clone()),
+                        reason_code: code,
+                        subject: Some(subject.clone()),
+                        detail: String::new(),
+                        // A policy decision about this person goes back to the app as OIDC's
+                        // `access_denied`, with the reason the person can act on.
+                        app_error: access_refusal_message(code)
+                            .and_then(|message| to_app("access_denied", message)),
+                    },
+                    LoginStep::Error(e) => storage_fail(e),
+                })
+            },
+            |e| fail(tenant, "storage", e.to_string()),
+        );
         outcome?;
         let mut target = url::Url::parse(&redirect_uri)
             .map_err(|_| fail(tenant, "bad_redirect_uri", String::new()))?;
@@ -771,9 +774,8 @@ impl Gatehouse {
 
 impl Gatehouse {
     /// Store a new session, the authorization code that hands it to the app, and its
-    /// `session.created` audit record (every way of signing in). The record comes last: the
-    /// tenant's audit chain stays locked from the first append to the commit, so appends belong
-    /// at the end of a transaction, where concurrent logins of one tenant wait the least.
+    /// `session.created` audit record (every way of signing in; the record is staged in the
+    /// transaction's journal and sealed at its end).
     pub(crate) fn open_session(
         &self,
         conn: &mut storage::Conn,

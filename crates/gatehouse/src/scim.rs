@@ -1152,10 +1152,9 @@ impl Gatehouse {
             let Some(existing) = sq::find_user_by_user_name(conn, &client.tenant_id, &lower)?
             else {
                 // Only the userName key can be taken here (the subject key ignores rows
-                // without a connection, and ids are random).
-                return Err(GatehouseError::internal(
-                    "user insert conflicted on another key",
-                ));
+                // without a connection, and ids are random), so its holder was renamed or
+                // deleted since the insert: try the whole request again.
+                return Err(concurrent());
             };
             // A user this tenant's directories deleted keeps its row: provisioning the same
             // userName again restores that user, with its id, links and history.

@@ -255,6 +255,9 @@ pub struct OperatorToken {
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = audit_log)]
+// None is NULL, not DEFAULT: diesel then builds one multi-row INSERT on SQLite as well
+// (with DEFAULT it falls back to one INSERT per row there).
+#[diesel(treat_none_as_default_value = false)]
 pub struct AuditRow {
     pub tenant_id: String,
     pub seq: i64,
@@ -321,6 +324,9 @@ pub struct WebhookEndpoint {
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = outbox_events)]
+// None is NULL, not DEFAULT: diesel then builds one multi-row INSERT on SQLite as well
+// (with DEFAULT it falls back to one INSERT per row there).
+#[diesel(treat_none_as_default_value = false)]
 pub struct OutboxEvent {
     pub id: String,
     pub tenant_id: String,
@@ -334,6 +340,9 @@ pub struct OutboxEvent {
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = deliveries)]
+// None is NULL, not DEFAULT: diesel then builds one multi-row INSERT on SQLite as well
+// (with DEFAULT it falls back to one INSERT per row there).
+#[diesel(treat_none_as_default_value = false)]
 pub struct Delivery {
     pub id: String,
     pub event_id: String,

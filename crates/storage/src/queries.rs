@@ -549,9 +549,8 @@ pub fn expired_unrecorded_sessions(conn: &mut Conn, now: i64, limit: i64) -> Res
 /// sweeping at once exactly one gets `true`, and only it may write the audit record.
 ///
 /// On PostgreSQL a row another transaction has locked (it is revoking the session, or another
-/// sweep is claiming it) is skipped rather than waited for (`FOR UPDATE SKIP LOCKED`): the sweep
-/// then never waits on a session while it holds a tenant's audit chain lock, which a
-/// revoking transaction may be waiting for. A skipped session comes up again on the next
+/// sweep is claiming it) is skipped rather than waited for (`FOR UPDATE SKIP LOCKED`): a sweep
+/// never queues behind a revocation of the same session. A skipped session comes up again on the next
 /// sweep if it is still unrecorded. SQLite has a single writer, so a plain conditional update
 /// is the claim.
 pub fn mark_session_expiry_recorded(conn: &mut Conn, id: &str, now: i64) -> Result<bool> {
@@ -886,17 +885,30 @@ pub fn count_audit_rows(conn: &mut Conn, f: &AuditFilter) -> Result<i64> {
     classify(filtered_audit_rows(f).count().get_result(conn))
 }
 
+/// The advisory-lock key of a tenant's journal: FNV-1a (64 bit) of its id. Computed here rather
+/// than by PostgreSQL's `hashtext` so that callers can sort the tenants of one transaction by the
+/// very key they lock (a consistent order even when two tenants' keys collide), and wide enough
+/// that collisions are not a practical concern.
+pub fn journal_lock_key(tenant_id: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in tenant_id.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    i64::from_ne_bytes(hash.to_ne_bytes())
+}
+
 /// Serialize appends to one tenant's journal (its audit chain **and** its outbox numbering)
-/// until the transaction ends. On PostgreSQL this is a transaction-scoped advisory lock keyed
-/// by the tenant (replicas queue for the chain head instead of forking it); SQLite already has
-/// a single writer. Both journals share this one lock on purpose: two locks taken in different
-/// orders by different transactions deadlocked under concurrent SCIM group writes, and one
-/// lock costs one round trip instead of two. The lock is re-entrant within a transaction.
+/// until the transaction ends. On PostgreSQL this is a transaction-scoped advisory lock on
+/// [`journal_lock_key`] (replicas queue for the chain head instead of forking it); SQLite
+/// already has a single writer. Both journals share this one lock on purpose: two locks taken in
+/// different orders by different transactions deadlocked under concurrent SCIM group writes, and
+/// one lock costs one round trip instead of two. The lock is re-entrant within a transaction.
 pub fn lock_tenant_journal(conn: &mut Conn, tenant_id: &str) -> Result<()> {
     match conn {
         crate::AnyConnection::Postgresql(pg) => classify(
-            diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
-                .bind::<diesel::sql_types::Text, _>(tenant_id)
+            diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+                .bind::<diesel::sql_types::BigInt, _>(journal_lock_key(tenant_id))
                 .execute(pg),
         )
         .map(drop),

@@ -132,3 +132,25 @@ impl Drop for TestDatabase {
 
 /// Both engines, for tests that must pass on each.
 pub const ENGINES: [Engine; 2] = [Engine::Sqlite, Engine::Postgres];
+
+/// Whether another connection could take `tenant_id`'s journal lock right now (PostgreSQL;
+/// always `true` on SQLite, which has no such lock). Lets facade tests check that a transaction
+/// in progress does not hold it.
+pub fn journal_lock_is_free(store: &Store, tenant_id: &str) -> Result<bool, StorageError> {
+    #[derive(diesel::QueryableByName)]
+    struct Taken {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        locked: bool,
+    }
+    store.transaction(|conn| match conn {
+        crate::AnyConnection::Postgresql(pg) => {
+            use diesel::RunQueryDsl;
+            diesel::sql_query("SELECT pg_try_advisory_xact_lock($1) AS locked")
+                .bind::<diesel::sql_types::BigInt, _>(crate::queries::journal_lock_key(tenant_id))
+                .get_result::<Taken>(pg)
+                .map(|t| t.locked)
+                .map_err(StorageError::classify)
+        }
+        crate::AnyConnection::Sqlite(_) => Ok(true),
+    })
+}
