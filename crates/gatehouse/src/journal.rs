@@ -341,6 +341,18 @@ mod tests {
         )
     }
 
+    /// The first records of a tenant's chain as stored.
+    fn chain_rows(store: &storage::Store, tenant_id: &str) -> Vec<models::AuditRow> {
+        let filter = queries::AuditFilter {
+            tenant_id: tenant_id.into(),
+            limit: 10,
+            ..Default::default()
+        };
+        store
+            .transaction(|conn| queries::list_audit_rows(conn, &filter))
+            .unwrap()
+    }
+
     fn note(n: u32) -> AuditEvent {
         AuditEvent::AdminAction {
             action: format!("note {n}"),
@@ -381,18 +393,7 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-            let rows = store
-                .transaction(|conn| {
-                    queries::list_audit_rows(
-                        conn,
-                        &queries::AuditFilter {
-                            tenant_id: "t1".into(),
-                            limit: 10,
-                            ..Default::default()
-                        },
-                    )
-                })
-                .unwrap();
+            let rows = chain_rows(&store, "t1");
             let records: Vec<AuditRecord> = rows
                 .iter()
                 .map(|r| AuditRecord::from_json(&r.record).unwrap())
@@ -427,20 +428,7 @@ mod tests {
             assert!(failed.is_err());
             gh.transaction(|conn| gh.audit(conn, &call, "t1", None, note(2)))
                 .unwrap();
-            let rows = db
-                .store()
-                .unwrap()
-                .transaction(|conn| {
-                    queries::list_audit_rows(
-                        conn,
-                        &queries::AuditFilter {
-                            tenant_id: "t1".into(),
-                            limit: 10,
-                            ..Default::default()
-                        },
-                    )
-                })
-                .unwrap();
+            let rows = chain_rows(&db.store().unwrap(), "t1");
             assert_eq!(rows.len(), 1, "{engine:?}");
             assert_eq!(rows[0].seq, 1, "{engine:?}");
         }
