@@ -603,7 +603,22 @@ pub fn insert_auth_code(conn: &mut Conn, row: &AuthCode) -> Result<()> {
 }
 
 /// Take an authorization code: returns it only the first time (single use across replicas).
+/// On PostgreSQL the conditional update returns the row (one round trip); SQLite, in process,
+/// reads it back after the update.
 pub fn take_auth_code(conn: &mut Conn, code_hash: &str) -> Result<Option<AuthCode>> {
+    if let crate::AnyConnection::Postgresql(pg) = conn {
+        return classify(
+            diesel::update(
+                auth_codes::table
+                    .find(code_hash)
+                    .filter(auth_codes::used.eq(false)),
+            )
+            .set(auth_codes::used.eq(true))
+            .returning(AuthCode::as_returning())
+            .get_result(pg)
+            .optional(),
+        );
+    }
     let n = classify(
         diesel::update(
             auth_codes::table
