@@ -150,11 +150,13 @@ impl Gatehouse {
     ) -> Result<()> {
         match stage(staged, |j, a| j.audits.push(a)) {
             None => Ok(()),
-            Some(staged) => {
-                let tenant_id = staged.draft.tenant_id.clone();
-                queries::lock_tenant_journal(conn, &tenant_id)?;
-                self.append_audits(conn, &tenant_id, vec![staged]).map(drop)
-            }
+            Some(staged) => self.append_journal(
+                conn,
+                Journal {
+                    audits: vec![staged],
+                    events: Vec::new(),
+                },
+            ),
         }
     }
 
@@ -166,20 +168,26 @@ impl Gatehouse {
     ) -> Result<()> {
         match stage(staged, |j, e| j.events.push(e)) {
             None => Ok(()),
-            Some(staged) => {
-                let tenant_id = staged.tenant_id.clone();
-                queries::lock_tenant_journal(conn, &tenant_id)?;
-                let endpoints = outbox::endpoints_for_tenant(conn, &tenant_id)?;
-                self.append_events(conn, &tenant_id, vec![staged], &endpoints)
-            }
+            Some(staged) => self.append_journal(
+                conn,
+                Journal {
+                    audits: Vec::new(),
+                    events: vec![staged],
+                },
+            ),
         }
+    }
+
+    /// Append everything staged so far (see [`Gatehouse::append_journal`]).
+    pub(crate) fn flush_journal(&self, conn: &mut storage::Conn) -> Result<()> {
+        self.append_journal(conn, take())
     }
 
     /// Append everything staged so far, tenant by tenant in the order of their lock keys (so
     /// two transactions that touch the same tenants lock them in the same order, even where two
     /// tenants' keys collide).
-    pub(crate) fn flush_journal(&self, conn: &mut storage::Conn) -> Result<()> {
-        let Journal { audits, events } = take();
+    fn append_journal(&self, conn: &mut storage::Conn, journal: Journal) -> Result<()> {
+        let Journal { audits, events } = journal;
         if audits.is_empty() && events.is_empty() {
             return Ok(());
         }
@@ -233,19 +241,6 @@ impl Gatehouse {
             .map(|row| AuditRecord::from_json(&row.record))
             .transpose()?;
         seal_audits(conn, head, staged)
-    }
-
-    /// Number `staged` after `tenant_id`'s last event, insert them and one delivery per
-    /// receiver each; the caller holds the tenant's journal lock.
-    fn append_events(
-        &self,
-        conn: &mut storage::Conn,
-        tenant_id: &str,
-        staged: Vec<StagedEvent>,
-        endpoints: &[models::WebhookEndpoint],
-    ) -> Result<()> {
-        let first = outbox::next_event_seq(conn, tenant_id)?;
-        number_events(conn, tenant_id, first, staged, endpoints)
     }
 }
 

@@ -84,29 +84,6 @@ pub fn delete_webhook_endpoint(conn: &mut Conn, id: &str) -> Result<bool> {
 
 // ---------- events ----------
 
-/// The next `seq` of a tenant (call after [`crate::queries::lock_tenant_journal`], which
-/// serializes numbering so `seq` is assigned in commit order: a poller reading `seq > cursor`
-/// can never skip an event that commits later with a smaller number).
-pub fn next_event_seq(conn: &mut Conn, tenant_id: &str) -> Result<i64> {
-    let last: Option<i64> = classify(
-        outbox_events::table
-            .filter(outbox_events::tenant_id.eq(tenant_id))
-            .select(diesel::dsl::max(outbox_events::seq))
-            .first(conn),
-    )?;
-    Ok(last.unwrap_or(0) + 1)
-}
-
-/// Append an event.
-pub fn insert_event(conn: &mut Conn, row: &OutboxEvent) -> Result<()> {
-    classify(
-        diesel::insert_into(outbox_events::table)
-            .values(row)
-            .execute(conn),
-    )
-    .map(drop)
-}
-
 /// Append several events, one statement per [`crate::queries::INSERT_BATCH`].
 pub fn insert_events(conn: &mut Conn, rows: &[OutboxEvent]) -> Result<()> {
     for chunk in rows.chunks(crate::queries::INSERT_BATCH) {
@@ -145,16 +122,6 @@ pub fn find_event(conn: &mut Conn, id: &str) -> Result<Option<OutboxEvent>> {
 }
 
 // ---------- deliveries ----------
-
-/// Enqueue a delivery.
-pub fn insert_delivery(conn: &mut Conn, row: &Delivery) -> Result<()> {
-    classify(
-        diesel::insert_into(deliveries::table)
-            .values(row)
-            .execute(conn),
-    )
-    .map(drop)
-}
 
 /// Enqueue several deliveries, one statement per [`crate::queries::INSERT_BATCH`].
 pub fn insert_deliveries(conn: &mut Conn, rows: &[Delivery]) -> Result<()> {
