@@ -1,13 +1,13 @@
 //! The journal of a facade transaction: the audit records and outbox events a change writes are
 //! **staged** while its transaction runs and **appended at its end**, tenant by tenant, each
-//! under the tenant's one journal lock ([`storage::queries::lock_tenant_journal`]).
+//! under the tenant's one journal lock ([`storage::queries::open_tenant_journal`]).
 //!
 //! Why staged: appended in place, the first record took the tenant's lock and held it through
 //! every later statement of the transaction and its commit, so all writes of a tenant queued
 //! behind whole transactions (a SCIM `POST /Users` held it for ~12 of its 18 statements); and a
 //! transaction holding it that then waited for a row held by one waiting for it deadlocked
-//! (seen under concurrent SCIM group pushes). Staged, the lock covers only the append: lock,
-//! read the heads, one multi-row insert per table, commit. Nothing inside a transaction reads
+//! (seen under concurrent SCIM group pushes). Staged, the lock covers only the append: lock
+//! and read the heads (one round trip), one multi-row insert per table, commit. Nothing inside a transaction reads
 //! its own journal, so staging changes no answer; a record whose sealed form the caller needs
 //! ([`Gatehouse::audit_record`]) first appends what is staged, then itself, in place.
 //!
@@ -205,40 +205,41 @@ impl Gatehouse {
             by_tenant.entry(key(&e.tenant_id)).or_default().1.push(e);
         }
         for ((_, tenant_id), (audits, events)) in by_tenant {
-            queries::lock_tenant_journal(conn, &tenant_id)?;
-            let (last_record, last_seq) = queries::journal_heads(conn, &tenant_id)?;
+            // Lock and heads together; the receivers are read under the lock too, so an
+            // endpoint registered or deleted meanwhile gets exactly the events numbered after
+            // (or before) its change, never a gap.
+            let heads = queries::open_tenant_journal(conn, &tenant_id)?;
             if !audits.is_empty() {
-                let head = last_record
+                let head = heads
+                    .last_record
                     .map(|json| AuditRecord::from_json(&json))
                     .transpose()?;
                 seal_audits(conn, head, audits)?;
             }
             if !events.is_empty() {
-                // Read under the lock: an endpoint registered or deleted meanwhile then gets
-                // exactly the events numbered after (or before) its change, never a gap.
-                let receivers = outbox::endpoints_for_tenant(conn, &tenant_id)?;
                 number_events(
                     conn,
                     &tenant_id,
-                    last_seq.unwrap_or(0) + 1,
+                    heads.last_seq.unwrap_or(0) + 1,
                     events,
-                    &receivers,
+                    &heads.receivers,
                 )?;
             }
         }
         Ok(())
     }
 
-    /// Seal `staged` onto `tenant_id`'s chain head and insert them; the caller holds the
-    /// tenant's journal lock. Returns the sealed records.
+    /// Seal `staged` onto `tenant_id`'s chain head and insert them, taking the tenant's journal
+    /// lock (re-entrant) if the transaction does not hold it yet. Returns the sealed records.
     pub(crate) fn append_audits(
         &self,
         conn: &mut storage::Conn,
         tenant_id: &str,
         staged: Vec<StagedAudit>,
     ) -> Result<Vec<AuditRecord>> {
-        let head = queries::last_audit_row(conn, tenant_id)?
-            .map(|row| AuditRecord::from_json(&row.record))
+        let head = queries::open_tenant_journal(conn, tenant_id)?
+            .last_record
+            .map(|json| AuditRecord::from_json(&json))
             .transpose()?;
         seal_audits(conn, head, staged)
     }
@@ -270,7 +271,7 @@ fn number_events(
     tenant_id: &str,
     first: i64,
     staged: Vec<StagedEvent>,
-    endpoints: &[models::WebhookEndpoint],
+    endpoints: &[(String, String)],
 ) -> Result<()> {
     let mut events = Vec::with_capacity(staged.len());
     let mut deliveries = Vec::new();
@@ -287,7 +288,7 @@ fn number_events(
         };
         let webhooks = endpoints
             .iter()
-            .map(|ep| (crate::events::WEBHOOK, &ep.id, &ep.url));
+            .map(|(id, url)| (crate::events::WEBHOOK, id, url));
         let extra = e
             .extra_receivers
             .iter()
@@ -375,7 +376,6 @@ mod tests {
                 );
                 // Another writer of the tenant commits meanwhile (no journal: in place).
                 store.transaction(|other| {
-                    queries::lock_tenant_journal(other, "t1")?;
                     gh.append_audits(
                         other,
                         "t1",

@@ -47,6 +47,9 @@ pub mod schema;
 pub mod scim;
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+/// PostgreSQL-only objects (functions SQLite has no equivalent of), applied after [`MIGRATIONS`]
+/// on PostgreSQL. Their versions never repeat one of `migrations/`: both share one table.
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations_postgres");
 
 mod connection {
     #![allow(missing_docs)] // the derive generates undocumented helper items
@@ -299,14 +302,25 @@ impl Store {
     /// Apply every embedded migration not yet applied; returns the versions applied now.
     pub fn migrate(&self) -> Result<Vec<String>, StorageError> {
         let mut conn = self.connection()?;
-        let applied = match &mut conn.conn {
-            AnyConnection::Postgresql(c) => c.run_pending_migrations(MIGRATIONS),
-            AnyConnection::Sqlite(c) => c.run_pending_migrations(MIGRATIONS),
-        }
-        .map_err(|e| StorageError::Migration {
+        let failed = |e: Box<dyn std::error::Error + Send + Sync>| StorageError::Migration {
             detail: e.to_string(),
-        })?;
-        Ok(applied.iter().map(|v| v.to_string()).collect())
+        };
+        let versions = |applied: Vec<diesel::migration::MigrationVersion<'_>>| {
+            applied.iter().map(|v| v.to_string()).collect::<Vec<_>>()
+        };
+        match &mut conn.conn {
+            AnyConnection::Postgresql(c) => {
+                let mut applied = versions(c.run_pending_migrations(MIGRATIONS).map_err(failed)?);
+                applied.extend(versions(
+                    c.run_pending_migrations(POSTGRES_MIGRATIONS)
+                        .map_err(failed)?,
+                ));
+                Ok(applied)
+            }
+            AnyConnection::Sqlite(c) => Ok(versions(
+                c.run_pending_migrations(MIGRATIONS).map_err(failed)?,
+            )),
+        }
     }
 
     fn connection(&self) -> Result<r2d2::PooledConnection<Manager>, StorageError> {

@@ -793,22 +793,6 @@ pub fn last_audit_row(conn: &mut Conn, tenant_id: &str) -> Result<Option<AuditRo
     )
 }
 
-/// A tenant's journal heads in one round trip: its newest audit record (JSON) and its last
-/// outbox event number (call under [`lock_tenant_journal`]).
-pub fn journal_heads(conn: &mut Conn, tenant_id: &str) -> Result<(Option<String>, Option<i64>)> {
-    let last_record = audit_log::table
-        .filter(audit_log::tenant_id.eq(tenant_id))
-        .order(audit_log::seq.desc())
-        .select(audit_log::record)
-        .limit(1)
-        .single_value();
-    let last_event = crate::schema::outbox_events::table
-        .filter(crate::schema::outbox_events::tenant_id.eq(tenant_id))
-        .select(diesel::dsl::max(crate::schema::outbox_events::seq))
-        .single_value();
-    classify(diesel::select((last_record, last_event)).get_result(conn))
-}
-
 /// Append a record. The (tenant, seq) primary key makes two writers racing for the same position
 /// fail rather than fork the chain.
 pub fn insert_audit_row(conn: &mut Conn, row: &AuditRow) -> Result<()> {
@@ -913,21 +897,91 @@ pub fn journal_lock_key(tenant_id: &str) -> i64 {
     i64::from_ne_bytes(hash.to_ne_bytes())
 }
 
-/// Serialize appends to one tenant's journal (its audit chain **and** its outbox numbering)
-/// until the transaction ends. On PostgreSQL this is a transaction-scoped advisory lock on
-/// [`journal_lock_key`] (replicas queue for the chain head instead of forking it); SQLite
-/// already has a single writer. Both journals share this one lock on purpose: two locks taken in
-/// different orders by different transactions deadlocked under concurrent SCIM group writes, and
-/// one lock costs one round trip instead of two. The lock is re-entrant within a transaction.
-pub fn lock_tenant_journal(conn: &mut Conn, tenant_id: &str) -> Result<()> {
+/// What a writer needs to append to a tenant's journal, read under the tenant's journal lock:
+/// the newest audit record (JSON), the last outbox event number, and the webhook endpoints that
+/// receive the tenant's events (enabled, the tenant's own and every-tenant ones, by id).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JournalHeads {
+    pub last_record: Option<String>,
+    pub last_seq: Option<i64>,
+    /// `(endpoint id, url)` pairs.
+    pub receivers: Vec<(String, String)>,
+}
+
+/// Open a tenant's journal for appending: serialize appends to it (its audit chain **and** its
+/// outbox numbering) until the transaction ends, and read its [`JournalHeads`].
+///
+/// On PostgreSQL the lock is a transaction-scoped advisory lock on [`journal_lock_key`]
+/// (replicas queue for the chain head instead of forking it), and lock and reads are one round
+/// trip: `gatehouse_open_journal` (migrations_postgres) takes the lock, then reads in a new
+/// statement, which under READ COMMITTED sees what the lock's previous holder committed. Every
+/// round trip made under the lock lengthens the queue of a busy tenant's writers (a SCIM sync
+/// creates users of one tenant on 16 connections), so this one does three things at once.
+/// SQLite already has a single writer: no lock, two plain reads.
+///
+/// Both journals share this one lock on purpose: two locks taken in different orders by
+/// different transactions deadlocked under concurrent SCIM group writes. The lock is
+/// re-entrant within a transaction.
+pub fn open_tenant_journal(conn: &mut Conn, tenant_id: &str) -> Result<JournalHeads> {
     match conn {
-        crate::AnyConnection::Postgresql(pg) => classify(
-            diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-                .bind::<diesel::sql_types::BigInt, _>(journal_lock_key(tenant_id))
-                .execute(pg),
-        )
-        .map(drop),
-        crate::AnyConnection::Sqlite(_) => Ok(()),
+        crate::AnyConnection::Postgresql(pg) => {
+            #[derive(QueryableByName)]
+            struct Opened {
+                #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+                last_record: Option<String>,
+                #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+                last_seq: Option<i64>,
+                #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Text>)]
+                receiver_ids: Vec<String>,
+                #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Text>)]
+                receiver_urls: Vec<String>,
+            }
+            let opened: Opened = classify(
+                diesel::sql_query("SELECT * FROM gatehouse_open_journal($1, $2)")
+                    .bind::<diesel::sql_types::BigInt, _>(journal_lock_key(tenant_id))
+                    .bind::<diesel::sql_types::Text, _>(tenant_id)
+                    .get_result(pg),
+            )?;
+            if opened.receiver_ids.len() != opened.receiver_urls.len() {
+                return Err(StorageError::Query {
+                    source: diesel::result::Error::DeserializationError(
+                        "gatehouse_open_journal: receiver ids and urls differ in length".into(),
+                    ),
+                });
+            }
+            Ok(JournalHeads {
+                last_record: opened.last_record,
+                last_seq: opened.last_seq,
+                receivers: opened
+                    .receiver_ids
+                    .into_iter()
+                    .zip(opened.receiver_urls)
+                    .collect(),
+            })
+        }
+        crate::AnyConnection::Sqlite(_) => {
+            let last_record = audit_log::table
+                .filter(audit_log::tenant_id.eq(tenant_id))
+                .order(audit_log::seq.desc())
+                .select(audit_log::record)
+                .limit(1)
+                .single_value();
+            let last_event = outbox_events::table
+                .filter(outbox_events::tenant_id.eq(tenant_id))
+                .select(diesel::dsl::max(outbox_events::seq))
+                .single_value();
+            let (last_record, last_seq) =
+                classify(diesel::select((last_record, last_event)).get_result(conn))?;
+            let receivers = crate::outbox::endpoints_for_tenant(conn, tenant_id)?
+                .into_iter()
+                .map(|e| (e.id, e.url))
+                .collect();
+            Ok(JournalHeads {
+                last_record,
+                last_seq,
+                receivers,
+            })
+        }
     }
 }
 

@@ -131,29 +131,47 @@ fn autovacuum_is_read_on_postgresql_and_absent_on_sqlite() {
     });
 }
 
-/// The journal's heads: the newest audit record and the last event number of a tenant, read
-/// together; a tenant without either has neither.
+fn audit_row(tenant_id: &str, seq: i64) -> AuditRow {
+    AuditRow {
+        tenant_id: tenant_id.into(),
+        seq,
+        at: 1,
+        event_type: "admin.action".into(),
+        actor: "system:test".into(),
+        target: None,
+        correlation_id: "c".into(),
+        record: format!("record {seq}"),
+        hash: format!("hash {seq}"),
+    }
+}
+
+fn endpoint(id: &str, tenant_id: Option<&str>, enabled: bool) -> WebhookEndpoint {
+    WebhookEndpoint {
+        id: id.into(),
+        tenant_id: tenant_id.map(str::to_owned),
+        url: format!("https://hooks.example.com/{id}"),
+        secret: "sealed".into(),
+        enabled,
+        created_at: 1,
+    }
+}
+
+/// Opening a journal reads its heads: the newest audit record, the last event number, and the
+/// enabled endpoints that receive the tenant's events (its own and every-tenant ones, by id);
+/// a tenant without any has none.
 #[test]
-fn journal_heads_are_the_newest_record_and_the_last_event_number() {
+fn an_opened_journal_shows_its_heads_and_receivers() {
     each_engine(|engine, store| {
         store
-            .transaction(|conn| queries::insert_tenant(conn, &tenant("t1", "acme")))
+            .transaction(|conn| {
+                queries::insert_tenant(conn, &tenant("t1", "acme"))?;
+                queries::insert_tenant(conn, &tenant("t2", "globex"))
+            })
             .unwrap();
         let empty = store
-            .transaction(|conn| queries::journal_heads(conn, "t1"))
+            .transaction(|conn| queries::open_tenant_journal(conn, "t1"))
             .unwrap();
-        assert_eq!(empty, (None, None), "{engine:?}");
-        let row = |seq: i64| AuditRow {
-            tenant_id: "t1".into(),
-            seq,
-            at: 1,
-            event_type: "admin.action".into(),
-            actor: "system:test".into(),
-            target: None,
-            correlation_id: "c".into(),
-            record: format!("record {seq}"),
-            hash: format!("hash {seq}"),
-        };
+        assert_eq!(empty, queries::JournalHeads::default(), "{engine:?}");
         let event = |seq: i64| OutboxEvent {
             id: format!("evt_t1_{seq}"),
             tenant_id: "t1".into(),
@@ -164,13 +182,84 @@ fn journal_heads_are_the_newest_record_and_the_last_event_number() {
         };
         store
             .transaction(|conn| {
-                queries::insert_audit_rows(conn, &[row(1), row(2), row(3)])?;
-                storage::outbox::insert_events(conn, &[event(1), event(2)])
+                queries::insert_audit_rows(
+                    conn,
+                    &[audit_row("t1", 1), audit_row("t1", 2), audit_row("t1", 3)],
+                )?;
+                storage::outbox::insert_events(conn, &[event(1), event(2)])?;
+                for e in [
+                    endpoint("wh_b", Some("t1"), true),
+                    endpoint("wh_a", None, true),
+                    endpoint("wh_c", Some("t1"), false),
+                    endpoint("wh_d", Some("t2"), true),
+                ] {
+                    storage::outbox::insert_webhook_endpoint(conn, &e)?;
+                }
+                Ok::<_, StorageError>(())
             })
             .unwrap();
         let heads = store
-            .transaction(|conn| queries::journal_heads(conn, "t1"))
+            .transaction(|conn| queries::open_tenant_journal(conn, "t1"))
             .unwrap();
-        assert_eq!(heads, (Some("record 3".into()), Some(2)), "{engine:?}");
+        let receiver = |id: &str| (id.to_owned(), format!("https://hooks.example.com/{id}"));
+        assert_eq!(
+            heads,
+            queries::JournalHeads {
+                last_record: Some("record 3".into()),
+                last_seq: Some(2),
+                receivers: vec![receiver("wh_a"), receiver("wh_b")],
+            },
+            "{engine:?}"
+        );
     });
+}
+
+/// A writer that waited for a tenant's journal lock reads the heads its predecessor committed,
+/// not the ones from before it waited: on PostgreSQL, lock and reads are one round trip, and
+/// the reads must still run on a snapshot taken after the lock was granted (else two writers
+/// would seal onto the same head and the second would fail on the `(tenant_id, seq)` key).
+#[test]
+fn a_writer_that_waited_for_the_journal_lock_sees_what_its_predecessor_committed() {
+    let db = TestDatabase::new(Engine::Postgres).unwrap();
+    let store = db.store().unwrap();
+    store
+        .transaction(|conn| queries::insert_audit_rows(conn, &[audit_row("t1", 1)]))
+        .unwrap();
+    let (holding, hold) = std::sync::mpsc::channel::<()>();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let first = {
+        let store = db.store().unwrap();
+        std::thread::spawn(move || {
+            store
+                .transaction(|conn| {
+                    let heads = queries::open_tenant_journal(conn, "t1")?;
+                    assert_eq!(heads.last_record.as_deref(), Some("record 1"));
+                    queries::insert_audit_rows(conn, &[audit_row("t1", 2)])?;
+                    holding.send(()).unwrap();
+                    released.recv().unwrap();
+                    Ok::<_, StorageError>(())
+                })
+                .unwrap();
+        })
+    };
+    hold.recv().unwrap();
+    let second = {
+        let store = db.store().unwrap();
+        std::thread::spawn(move || {
+            store
+                .transaction(|conn| queries::open_tenant_journal(conn, "t1"))
+                .unwrap()
+        })
+    };
+    // Give the second writer time to start waiting for the lock (its statement then began
+    // before the first commit); if it has not reached the lock yet, the test still holds.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        !second.is_finished(),
+        "the second writer waits for the lock"
+    );
+    release.send(()).unwrap();
+    first.join().unwrap();
+    let heads = second.join().unwrap();
+    assert_eq!(heads.last_record.as_deref(), Some("record 2"));
 }

@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS gatehouse_open_journal(BIGINT, TEXT);
