@@ -902,7 +902,9 @@ pub fn journal_lock_key(tenant_id: &str) -> i64 {
 /// receive the tenant's events (enabled, the tenant's own and every-tenant ones, by id).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JournalHeads {
+    /// The chain head: the newest audit record's JSON, `None` for a new chain.
     pub last_record: Option<String>,
+    /// The last outbox event number, `None` before the first event.
     pub last_seq: Option<i64>,
     /// `(endpoint id, url)` pairs.
     pub receivers: Vec<(String, String)>,
