@@ -132,6 +132,21 @@ fn scim_over_http() {
                 .unwrap(),
         );
         assert_eq!(s, 401);
+        // Nothing about the request is judged before the caller is: a malformed body, an
+        // oversized one or an unknown resource type from a wrong token is still 401.
+        for (path, body_bytes) in [
+            ("Users", b"{not json".to_vec()),
+            ("Users", vec![b' '; 1024 * 1024 + 10]),
+            ("Widgets", b"{}".to_vec()),
+        ] {
+            let (s, _, _) = body(
+                scim(http.post(format!("{base_url}/{path}")), "ghs_wrong")
+                    .body(body_bytes)
+                    .send()
+                    .unwrap(),
+            );
+            assert_eq!(s, 401, "{path}");
+        }
 
         // Create, then find by userName; Location and ETag headers are set.
         let (s, h, user) = body(
