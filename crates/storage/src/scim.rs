@@ -725,6 +725,35 @@ pub fn groups_of_user(conn: &mut Conn, user_id: &str) -> Result<Vec<(String, Str
     )
 }
 
+/// The groups of several users at once (one query for a whole page of a listing, instead of
+/// one per user), as user id → (group id, displayName) by name. Users in no group are absent.
+pub fn groups_of_users(
+    conn: &mut Conn,
+    user_ids: &[String],
+) -> Result<std::collections::HashMap<String, Vec<(String, String)>>> {
+    let mut by_user: std::collections::HashMap<String, Vec<(String, String)>> =
+        std::collections::HashMap::new();
+    // Bounded by the page size, but chunked anyway so no caller can exceed SQLite's limit on
+    // bound parameters.
+    for chunk in user_ids.chunks(500) {
+        let rows: Vec<(String, String, String)> = classify(
+            group_members::table
+                .inner_join(groups::table)
+                .filter(group_members::user_id.eq_any(chunk))
+                .order((
+                    group_members::user_id.asc(),
+                    groups::display_name_lower.asc(),
+                ))
+                .select((group_members::user_id, groups::id, groups::display_name))
+                .load(conn),
+        )?;
+        for (user_id, group_id, name) in rows {
+            by_user.entry(user_id).or_default().push((group_id, name));
+        }
+    }
+    Ok(by_user)
+}
+
 /// Remove a user from every group; returns the group ids it left.
 pub fn remove_user_memberships(conn: &mut Conn, user_id: &str) -> Result<Vec<String>> {
     let ids: Vec<String> = classify(

@@ -254,6 +254,23 @@ fn okta_provisioning_sequence() {
         assert_eq!(carol_now["groups"][0]["display"], "Platform Engineering");
         let bob_now = get(&gh, &d, ScimKind::User, &bob_id).unwrap().body.unwrap();
         assert!(bob_now.get("groups").is_none());
+        // A listing shows each user with its own groups (read for the whole page at once).
+        let all = search(&gh, &d, ScimKind::User, &[("sortBy", "userName")]);
+        let listed: Vec<(&str, usize)> = all["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| {
+                let groups = u.get("groups").map_or(0, |g| g.as_array().unwrap().len());
+                (u["userName"].as_str().unwrap(), groups)
+            })
+            .collect();
+        assert_eq!(
+            listed,
+            [("bob@acme.example", 0), ("carol@acme.example", 1)],
+            "{engine:?}"
+        );
+        assert_eq!(all["Resources"][1]["groups"][0], carol_now["groups"][0]);
 
         // Deactivation: path-less replace of active; the seat is released, the data kept.
         assert_eq!(gh.seat_count("acme").unwrap().active_users, 2);
