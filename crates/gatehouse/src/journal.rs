@@ -23,7 +23,7 @@ use audit::{AuditDraft, AuditRecord, ChainBuilder};
 use chrono::{DateTime, Utc};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use storage::{models, outbox, queries};
+use storage::{models, queries};
 
 thread_local! {
     static CURRENT: RefCell<Option<Journal>> = const { RefCell::new(None) };
@@ -209,22 +209,18 @@ impl Gatehouse {
             // endpoint registered or deleted meanwhile gets exactly the events numbered after
             // (or before) its change, never a gap.
             let heads = queries::open_tenant_journal(conn, &tenant_id)?;
-            if !audits.is_empty() {
-                let head = heads
-                    .last_record
-                    .map(|json| AuditRecord::from_json(&json))
-                    .transpose()?;
-                seal_audits(conn, head, audits)?;
-            }
-            if !events.is_empty() {
-                number_events(
-                    conn,
-                    &tenant_id,
-                    heads.last_seq.unwrap_or(0) + 1,
-                    events,
-                    &heads.receivers,
-                )?;
-            }
+            let head = heads
+                .last_record
+                .map(|json| AuditRecord::from_json(&json))
+                .transpose()?;
+            let (audit_rows, _) = seal_audits(head, audits)?;
+            let (events, deliveries) = number_events(
+                &tenant_id,
+                heads.last_seq.unwrap_or(0) + 1,
+                events,
+                &heads.receivers,
+            );
+            queries::insert_journal(conn, &audit_rows, &events, &deliveries)?;
         }
         Ok(())
     }
@@ -241,17 +237,18 @@ impl Gatehouse {
             .last_record
             .map(|json| AuditRecord::from_json(&json))
             .transpose()?;
-        seal_audits(conn, head, staged)
+        let (rows, sealed) = seal_audits(head, staged)?;
+        queries::insert_journal(conn, &rows, &[], &[])?;
+        Ok(sealed)
     }
 }
 
-/// Seal `staged` in order onto `head` (the chain's newest record, `None` for a new chain) and
-/// insert them; the caller holds the tenant's journal lock. Returns the sealed records.
+/// Seal `staged` in order onto `head` (the chain's newest record, `None` for a new chain):
+/// the rows to insert and the sealed records.
 fn seal_audits(
-    conn: &mut storage::Conn,
     mut head: Option<AuditRecord>,
     staged: Vec<StagedAudit>,
-) -> Result<Vec<AuditRecord>> {
+) -> Result<(Vec<models::AuditRow>, Vec<AuditRecord>)> {
     let mut sealed = Vec::with_capacity(staged.len());
     let mut rows = Vec::with_capacity(staged.len());
     for StagedAudit { draft, at } in staged {
@@ -260,19 +257,16 @@ fn seal_audits(
         sealed.push(record.clone());
         head = Some(record);
     }
-    queries::insert_audit_rows(conn, &rows)?;
-    Ok(sealed)
+    Ok((rows, sealed))
 }
 
-/// Number `staged` from `first`, insert them and one delivery per receiver each; the caller
-/// holds the tenant's journal lock.
+/// Number `staged` from `first`, with one delivery per receiver each: the rows to insert.
 fn number_events(
-    conn: &mut storage::Conn,
     tenant_id: &str,
     first: i64,
     staged: Vec<StagedEvent>,
     endpoints: &[(String, String)],
-) -> Result<()> {
+) -> (Vec<models::OutboxEvent>, Vec<models::Delivery>) {
     let mut events = Vec::with_capacity(staged.len());
     let mut deliveries = Vec::new();
     for (seq, e) in (first..).zip(staged) {
@@ -312,9 +306,7 @@ fn number_events(
         }
         events.push(event);
     }
-    outbox::insert_events(conn, &events)?;
-    outbox::insert_deliveries(conn, &deliveries)?;
-    Ok(())
+    (events, deliveries)
 }
 
 #[cfg(test)]
@@ -324,6 +316,7 @@ mod tests {
     use crate::{Call, GatehouseConfig, SecretBox};
     use audit::AuditEvent;
     use serde_json::json;
+    use storage::outbox;
     use storage::testing::{journal_lock_is_free, TestDatabase, ENGINES};
 
     fn facade(db: &TestDatabase) -> Gatehouse {

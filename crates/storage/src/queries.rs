@@ -868,6 +868,89 @@ pub fn insert_audit_rows(conn: &mut Conn, rows: &[AuditRow]) -> Result<()> {
     Ok(())
 }
 
+/// Append one tenant's sealed journal: audit records, outbox events and their deliveries (the
+/// caller holds the tenant's journal lock, see [`open_tenant_journal`]). On PostgreSQL the
+/// three multi-row inserts are **one** statement (the first ones as data-modifying `WITH`
+/// clauses), because every round trip made under the lock lengthens the queue of the tenant's
+/// other writers; SQLite, in process and single-writer, gets one insert per table.
+pub fn insert_journal(
+    conn: &mut Conn,
+    audits: &[AuditRow],
+    events: &[OutboxEvent],
+    deliveries: &[Delivery],
+) -> Result<()> {
+    // PostgreSQL takes at most 65,535 bound parameters per statement; a journal that large
+    // (a group push of thousands of members) goes table by table, in batches.
+    let parameters = audits.len() * 9 + events.len() * 6 + deliveries.len() * 12;
+    match conn {
+        crate::AnyConnection::Postgresql(pg) if parameters <= 60_000 => {
+            let mut parts: Vec<Box<dyn diesel::query_builder::QueryFragment<diesel::pg::Pg> + '_>> =
+                Vec::with_capacity(3);
+            if !audits.is_empty() {
+                parts.push(Box::new(
+                    diesel::insert_into(audit_log::table).values(audits),
+                ));
+            }
+            if !events.is_empty() {
+                parts.push(Box::new(
+                    diesel::insert_into(outbox_events::table).values(events),
+                ));
+            }
+            if !deliveries.is_empty() {
+                parts.push(Box::new(
+                    diesel::insert_into(crate::schema::deliveries::table).values(deliveries),
+                ));
+            }
+            if parts.is_empty() {
+                return Ok(());
+            }
+            classify(OneStatement { parts }.execute(pg)).map(drop)
+        }
+        _ => {
+            insert_audit_rows(conn, audits)?;
+            crate::outbox::insert_events(conn, events)?;
+            crate::outbox::insert_deliveries(conn, deliveries)
+        }
+    }
+}
+
+/// Several PostgreSQL data-modifying statements run as one: `WITH j0 AS (first), j1 AS
+/// (second) last`. PostgreSQL runs every part, and checks foreign keys at the end of the whole
+/// statement (so a delivery may reference an event inserted beside it).
+struct OneStatement<'a> {
+    parts: Vec<Box<dyn diesel::query_builder::QueryFragment<diesel::pg::Pg> + 'a>>,
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for OneStatement<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        let Some((last, first)) = self.parts.split_last() else {
+            return Err(diesel::result::Error::QueryBuilderError(
+                "an empty statement".into(),
+            ));
+        };
+        for (i, part) in first.iter().enumerate() {
+            out.push_sql(if i == 0 { "WITH " } else { ", " });
+            out.push_sql(&format!("j{i} AS ("));
+            part.walk_ast(out.reborrow())?;
+            out.push_sql(")");
+        }
+        if !first.is_empty() {
+            out.push_sql(" ");
+        }
+        last.walk_ast(out.reborrow())
+    }
+}
+
+impl diesel::query_builder::QueryId for OneStatement<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl RunQueryDsl<diesel::PgConnection> for OneStatement<'_> {}
+
 /// Records of a tenant's chain in `seq` order, at most `f.limit`.
 pub fn list_audit_rows(conn: &mut Conn, f: &AuditFilter) -> Result<Vec<AuditRow>> {
     classify(

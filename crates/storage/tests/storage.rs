@@ -263,3 +263,76 @@ fn a_writer_that_waited_for_the_journal_lock_sees_what_its_predecessor_committed
     let heads = second.join().unwrap();
     assert_eq!(heads.last_record.as_deref(), Some("record 2"));
 }
+
+/// A journal's audit records, events and deliveries go in together (on PostgreSQL as one
+/// statement, whose foreign keys are checked after all three inserts), and a journal too large
+/// for one statement's parameters goes in as well.
+#[test]
+fn a_journal_is_inserted_whole_however_large() {
+    each_engine(|engine, store| {
+        store
+            .transaction(|conn| {
+                queries::insert_tenant(conn, &tenant("t1", "acme"))?;
+                storage::outbox::insert_webhook_endpoint(conn, &endpoint("wh_a", None, true))
+            })
+            .unwrap();
+        let event = |seq: i64| OutboxEvent {
+            id: format!("evt_t1_{seq}"),
+            tenant_id: "t1".into(),
+            seq,
+            event_type: "user.created".into(),
+            payload: "{}".into(),
+            created_at: 1,
+        };
+        let delivery = |seq: i64| Delivery {
+            id: format!("dlv_evt_t1_{seq}_webhook_wh_a"),
+            event_id: format!("evt_t1_{seq}"),
+            tenant_id: "t1".into(),
+            seq,
+            target_kind: "webhook".into(),
+            target_id: "wh_a".into(),
+            url: "https://hooks.example.com/wh_a".into(),
+            attempts: 0,
+            next_attempt_at: 1,
+            delivered_at: None,
+            last_error: None,
+            locked_until: None,
+        };
+        store
+            .transaction(|conn| {
+                queries::insert_journal(conn, &[audit_row("t1", 1)], &[event(1)], &[delivery(1)])
+            })
+            .unwrap();
+        // 7,000 records are 63,000 parameters: more than one PostgreSQL statement takes.
+        let many: Vec<AuditRow> = (2..7_002).map(|seq| audit_row("t1", seq)).collect();
+        store
+            .transaction(|conn| queries::insert_journal(conn, &many, &[event(2)], &[delivery(2)]))
+            .unwrap();
+        let heads = store
+            .transaction(|conn| queries::open_tenant_journal(conn, "t1"))
+            .unwrap();
+        assert_eq!(
+            heads.last_record.as_deref(),
+            Some("record 7001"),
+            "{engine:?}"
+        );
+        assert_eq!(heads.last_seq, Some(2), "{engine:?}");
+        let delivered = store
+            .transaction(|conn| storage::outbox::deliveries_of_event(conn, "evt_t1_2"))
+            .unwrap();
+        assert_eq!(delivered, [delivery(2)], "{engine:?}");
+        // A delivery of an event that does not exist is refused, in the same statement.
+        let orphan = store.transaction(|conn| {
+            queries::insert_journal(conn, &[audit_row("t1", 7_002)], &[], &[delivery(9)])
+        });
+        assert!(orphan.is_err(), "{engine:?}");
+        let heads = store
+            .transaction(|conn| queries::open_tenant_journal(conn, "t1"))
+            .unwrap();
+        assert_eq!(
+            heads.last_record.as_deref(),
+            Some("record 7001"),
+            "{engine:?}: rolled back"
+        );
+    });
+}
