@@ -336,3 +336,77 @@ fn a_journal_is_inserted_whole_however_large() {
         );
     });
 }
+
+/// The plan PostgreSQL uses for a store's statements, as text (`EXPLAIN` of a statement
+/// prepared on one of the store's own connections, so that its session settings apply).
+fn postgres_plan(store: &storage::Store, name: &str, prepare: &str, execute: &str) -> String {
+    #[derive(diesel::QueryableByName)]
+    struct Line {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        #[diesel(column_name = "QUERY PLAN")]
+        line: String,
+    }
+    use diesel::connection::SimpleConnection;
+    use diesel::RunQueryDsl;
+    store
+        .transaction(|conn| match conn {
+            storage::AnyConnection::Postgresql(pg) => {
+                pg.batch_execute(prepare)?;
+                let lines: Vec<Line> = diesel::sql_query(format!("EXPLAIN {execute}")).load(pg)?;
+                // Only this statement: the connection's own prepared statements stay.
+                pg.batch_execute(&format!("DEALLOCATE {name}"))?;
+                Ok::<_, StorageError>(
+                    lines
+                        .into_iter()
+                        .map(|l| l.line)
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                )
+            }
+            storage::AnyConnection::Sqlite(_) => unreachable!("a PostgreSQL test"),
+        })
+        .unwrap()
+}
+
+/// A directory created since the last ANALYZE is, to PostgreSQL's statistics, empty. A plan
+/// made for its id then scans it by the directory index alone (it "has no rows") instead of
+/// probing the userName or primary-key index, and an initial sync into a new tenant on a big
+/// database slowed to milliseconds per lookup. The store's connections plan generically, from
+/// the number of directories, which no new directory can mislead.
+#[test]
+fn lookups_in_a_directory_newer_than_the_statistics_probe_their_index() {
+    let db = TestDatabase::new(Engine::Postgres).unwrap();
+    let store = db.store().unwrap();
+    store
+        .transaction(|conn| queries::insert_tenant(conn, &tenant("t1", "acme")))
+        .unwrap();
+    let users = |directory: &str| {
+        format!(
+            "INSERT INTO users (id, tenant_id, external_subject, created_at, updated_at, \
+             directory_id, user_name, user_name_lower) \
+             SELECT '{directory}_' || n, 't1', '{directory}_' || n, n, n, '{directory}', \
+             'user' || n || '@{directory}', 'user' || n || '@{directory}' \
+             FROM generate_series(1, 3000) AS n"
+        )
+    };
+    db.execute(&users("dir_old")).unwrap();
+    db.execute("ANALYZE users").unwrap();
+    db.execute(&users("dir_new")).unwrap();
+
+    let lookup = postgres_plan(
+        &store,
+        "lookup",
+        "PREPARE lookup(text, text) AS SELECT id FROM users \
+         WHERE directory_id = $1 AND user_name_lower = $2 ORDER BY created_at, id LIMIT 100",
+        "EXECUTE lookup('dir_new', 'user7@dir_new')",
+    );
+    assert!(lookup.contains("users_directory_user_name"), "{lookup}");
+    let members = postgres_plan(
+        &store,
+        "members",
+        "PREPARE members(text, text[]) AS SELECT id FROM users \
+         WHERE directory_id = $1 AND id = ANY($2)",
+        "EXECUTE members('dir_new', ARRAY['dir_new_1', 'dir_new_2'])",
+    );
+    assert!(members.contains("users_pkey"), "{members}");
+}
