@@ -514,15 +514,15 @@ impl Gatehouse {
         let code = format!("ghc_{}", self.random_hex(32));
         let session_id = format!("ses_{}", self.random_hex(16));
         let new_user_id = format!("usr_{}", self.random_hex(12));
-        // Replay: the assertion id is remembered until it could no longer be valid anyway, in its
-        // own committed transaction so that a login refused later (deactivated user, ...) still
-        // burns the assertion. The row lives in the shared database, so every replica refuses a
-        // second use.
+        // Replay: the assertion id is remembered until it could no longer be valid anyway, by
+        // one statement that commits on its own (no transaction around it: one round trip, not
+        // three) so that a login refused later (deactivated user, ...) still burns the
+        // assertion. The row lives in the shared database, so every replica refuses a second use.
         let replay_key = format!("{}|{}", rt.row.id, assertion.assertion_id());
         let keep_until = (assertion.not_on_or_after() + self.config.clock_skew).timestamp();
         let fresh = self
             .store
-            .transaction(|conn| queries::remember_once(conn, &replay_key, keep_until))?;
+            .write_one(|conn| queries::remember_once(conn, &replay_key, keep_until))?;
         if !fresh {
             return Err(AcsFailure {
                 tenant_id: Some(tenant_id.clone()),

@@ -364,6 +364,23 @@ impl Store {
         result
     }
 
+    /// Run `f`, a **single** writing statement, on the writer without a transaction around it:
+    /// the statement commits on its own, atomically, and the `BEGIN`/`COMMIT` round trips are
+    /// saved. Only for one statement whose effect must stand whatever the caller does next (the
+    /// replay cache: a login refused later still burns its assertion); anything that writes
+    /// twice uses [`Store::transaction`].
+    pub fn write_one<T, E>(&self, f: impl FnOnce(&mut Conn) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StorageError>,
+    {
+        let mut pooled = self.connection()?;
+        let result = f(&mut pooled.conn);
+        if result.is_err() && pooled.conn.batch_execute("SELECT 1").is_err() {
+            pooled.broken = true;
+        }
+        result
+    }
+
     /// Run `f` in one database transaction: committed if `f` returns `Ok`, rolled back otherwise
     /// (so a failed operation never leaves a partial write).
     pub fn transaction<T, E>(&self, f: impl FnOnce(&mut Conn) -> Result<T, E>) -> Result<T, E>

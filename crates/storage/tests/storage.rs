@@ -72,6 +72,32 @@ fn replay_cache_accepts_a_key_once() {
     });
 }
 
+/// The login's replay check is one statement without a transaction around it: it commits on
+/// its own, a refused second use leaves the connection usable (no aborted transaction on
+/// PostgreSQL), and what it remembered stands even though nothing else happens.
+#[test]
+fn a_single_statement_write_commits_on_its_own() {
+    each_engine(|engine, store| {
+        // The pool hands the same few connections out again: one left in an aborted
+        // transaction would fail a later call.
+        let first = store.write_one(|c| queries::remember_once(c, "conn|_a2", 100));
+        assert!(first.unwrap(), "{engine:?}");
+        for _ in 0..3 {
+            let again = store.write_one(|c| queries::remember_once(c, "conn|_a2", 100));
+            assert!(!again.unwrap(), "{engine:?}");
+        }
+        let other = store.write_one(|c| queries::remember_once(c, "conn|_a3", 100));
+        assert!(other.unwrap(), "{engine:?}");
+        assert_eq!(
+            store
+                .transaction(|c| queries::purge_expired(c, 101))
+                .unwrap(),
+            2,
+            "{engine:?}"
+        );
+    });
+}
+
 #[test]
 fn replay_is_rejected_through_a_second_store_on_the_same_database() {
     // Two stores stand for two server replicas sharing one database.
