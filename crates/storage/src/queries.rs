@@ -953,6 +953,7 @@ impl RunQueryDsl<diesel::PgConnection> for OneStatement<'_> {}
 
 /// Records of a tenant's chain in `seq` order, at most `f.limit`.
 pub fn list_audit_rows(conn: &mut Conn, f: &AuditFilter) -> Result<Vec<AuditRow>> {
+    plan_time_window_for_its_values(conn, f)?;
     classify(
         filtered_audit_rows(f)
             .order(audit_log::seq.asc())
@@ -964,7 +965,24 @@ pub fn list_audit_rows(conn: &mut Conn, f: &AuditFilter) -> Result<Vec<AuditRow>
 
 /// How many records match `f` (its `limit` is ignored).
 pub fn count_audit_rows(conn: &mut Conn, f: &AuditFilter) -> Result<i64> {
+    plan_time_window_for_its_values(conn, f)?;
     classify(filtered_audit_rows(f).count().get_result(conn))
+}
+
+/// The one exception to generic plans (see `Manager::open`): a `from`/`to` window. Planned
+/// without its values, a two-sided time range looks tiny, and PostgreSQL read the whole window
+/// through `audit_log_time` and sorted it instead of walking the chain in `seq` order to the
+/// page's limit (500,000 rows read for a page of 100). For the rest of the caller's
+/// transaction (`SET LOCAL`; outside one it would not hold), statements are planned for their
+/// values again.
+fn plan_time_window_for_its_values(conn: &mut Conn, f: &AuditFilter) -> Result<()> {
+    use diesel::connection::SimpleConnection;
+    match conn {
+        crate::AnyConnection::Postgresql(pg) if f.from.is_some() || f.to.is_some() => {
+            classify(pg.batch_execute("SET LOCAL plan_cache_mode = force_custom_plan"))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The advisory-lock key of a tenant's journal: FNV-1a (64 bit) of its id. Computed here rather
