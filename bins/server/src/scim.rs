@@ -164,19 +164,15 @@ impl actix_web::ResponseError for Refusal {
     }
 }
 
-/// Authenticate the request's bearer token, take one request from its rate limit, and run `op`
-/// as the directory it belongs to: all in **one** trip to the blocking pool and on one pooled
-/// connection per step, since an IdP's lookups are one indexed query each and the hand-offs
-/// between threads cost as much CPU as the queries (seen: two trips per request, ~30% of the
-/// server's CPU in context switches). Anything the handler parsed before (kind, query, body)
-/// arrives as a `Result` that `op` unwraps, so a malformed request from an unauthenticated
-/// caller still gets `401`, never a hint about the request.
-async fn scim_op<T, F>(req: &HttpRequest, gh: &Facade, op: F) -> Result<T, Refusal>
-where
-    T: Send + 'static,
-    F: FnOnce(&Gatehouse, &Call, &ScimClient) -> gatehouse::Result<T> + Send + 'static,
-{
-    let correlation_id = correlation_id(req);
+/// A SCIM caller that presented a live token of the directory in the URL and was within its
+/// rate limit: who it is, and the call context of its request.
+struct Authorized {
+    call: Call,
+    client: ScimClient,
+}
+
+/// What authentication needs from the request: its correlation id, directory and bearer token.
+fn credentials(req: &HttpRequest) -> (String, String, String) {
     let directory = req.match_info().get("directory").unwrap_or("").to_owned();
     let token = req
         .headers()
@@ -188,36 +184,107 @@ where
         })
         .map(|t| t.trim().to_owned())
         .unwrap_or_default();
-    let gh = gh.get_ref().clone();
-    let cid = correlation_id.clone();
-    let outcome = web::block(move || {
-        let failed = |e| Refusal::Failed(scim_error(&cid, e));
-        let now = now();
-        let client = gh
-            .authenticate_scim(now, &directory, &token)
-            .map_err(failed)?;
-        RateLimiter::global()
-            .take(&client.token_id)
-            .map_err(|retry_after| Refusal::RateLimited {
-                retry_after,
-                correlation_id: cid.clone(),
-            })?;
-        let call = Call {
+    (correlation_id(req), directory, token)
+}
+
+/// Authenticate and take one request from the token's rate limit (on the blocking pool).
+fn authorize(
+    gh: &Gatehouse,
+    correlation_id: &str,
+    directory: &str,
+    token: &str,
+) -> Result<Authorized, Refusal> {
+    let now = now();
+    let client = gh
+        .authenticate_scim(now, directory, token)
+        .map_err(|e| Refusal::Failed(scim_error(correlation_id, e)))?;
+    RateLimiter::global()
+        .take(&client.token_id)
+        .map_err(|retry_after| Refusal::RateLimited {
+            retry_after,
+            correlation_id: correlation_id.to_owned(),
+        })?;
+    Ok(Authorized {
+        call: Call {
             now,
-            correlation_id: cid.clone(),
+            correlation_id: correlation_id.to_owned(),
             actor: client.actor(),
-        };
-        op(&gh, &call, &client).map_err(failed)
+        },
+        client,
     })
-    .await;
-    outcome.unwrap_or_else(|blocking| {
+}
+
+/// Run `f` on the blocking pool (diesel is synchronous); a failure of the pool itself is a 500
+/// without detail.
+async fn blocking<T: Send + 'static>(
+    correlation_id: &str,
+    f: impl FnOnce() -> Result<T, Refusal> + Send + 'static,
+) -> Result<T, Refusal> {
+    web::block(f).await.unwrap_or_else(|e| {
         Err(Refusal::Failed(scim_error(
-            &correlation_id,
+            correlation_id,
             GatehouseError::Internal {
-                detail: blocking.to_string(),
+                detail: e.to_string(),
             },
         )))
     })
+}
+
+/// Authenticate the request's bearer token, take one request from its rate limit, and run `op`
+/// as the directory it belongs to: all in **one** trip to the blocking pool, for requests
+/// without a body. An IdP's lookups are one indexed query each, and a second hand-off between
+/// threads cost as much CPU as a query. Anything the handler parsed before (kind, query)
+/// arrives as a `Result` that `op` unwraps, so a malformed request from an unauthenticated
+/// caller still gets `401`, never a hint about the request.
+async fn scim_op<T, F>(req: &HttpRequest, gh: &Facade, op: F) -> Result<T, Refusal>
+where
+    T: Send + 'static,
+    F: FnOnce(&Gatehouse, &Call, &ScimClient) -> gatehouse::Result<T> + Send + 'static,
+{
+    let (correlation_id, directory, token) = credentials(req);
+    let gh = gh.get_ref().clone();
+    let cid = correlation_id.clone();
+    blocking(&correlation_id, move || {
+        let who = authorize(&gh, &cid, &directory, &token)?;
+        op(&gh, &who.call, &who.client).map_err(|e| Refusal::Failed(scim_error(&cid, e)))
+    })
+    .await
+}
+
+/// For requests with a body: authenticate first (one trip), so that nobody without a valid
+/// token makes the server read up to [`MAX_BODY`] bytes, then read the body, then run `op` (a
+/// second trip). The body's errors (too large, unreadable) reach `op` as a `Result`.
+async fn scim_op_with_body<T, F>(
+    req: &HttpRequest,
+    gh: &Facade,
+    payload: web::Payload,
+    op: F,
+) -> Result<T, Refusal>
+where
+    T: Send + 'static,
+    F: FnOnce(
+            &Gatehouse,
+            &Call,
+            &ScimClient,
+            gatehouse::Result<web::Bytes>,
+        ) -> gatehouse::Result<T>
+        + Send
+        + 'static,
+{
+    let (correlation_id, directory, token) = credentials(req);
+    let facade = gh.get_ref().clone();
+    let cid = correlation_id.clone();
+    let who = blocking(&correlation_id, move || {
+        authorize(&facade, &cid, &directory, &token)
+    })
+    .await?;
+    let body = read_body(payload).await;
+    let gh = gh.get_ref().clone();
+    let cid = correlation_id.clone();
+    blocking(&correlation_id, move || {
+        op(&gh, &who.call, &who.client, body).map_err(|e| Refusal::Failed(scim_error(&cid, e)))
+    })
+    .await
 }
 
 /// A discovery resource: its GET route is added by the caller, every other method is answered
@@ -263,9 +330,8 @@ fn query_pairs(req: &HttpRequest) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The request body, at most [`MAX_BODY`] bytes. Read before authentication (the body has to
-/// be off the socket before the request can be answered anyway); a failure is reported only to
-/// an authenticated caller.
+/// The request body, at most [`MAX_BODY`] bytes, read once the caller is authenticated; a
+/// failure is reported to the operation (after the resource type is judged).
 async fn read_body(payload: web::Payload) -> gatehouse::Result<web::Bytes> {
     match payload.to_bytes_limited(MAX_BODY).await {
         Ok(Ok(bytes)) => Ok(bytes),
@@ -371,11 +437,12 @@ async fn list(req: HttpRequest, gh: Facade) -> Result<HttpResponse, Refusal> {
     let kind = kind_of(&req);
     let pairs = query_pairs(&req);
     let doc = scim_op(&req, &gh, move |gh, _, client| {
+        let kind = kind?;
         let search = SearchRequest::from_query(
             pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
             SCIM_PAGINATION,
         )?;
-        gh.scim_search(client, kind?, &search)
+        gh.scim_search(client, kind, &search)
     })
     .await?;
     Ok(document(doc))
@@ -387,8 +454,7 @@ async fn search(
     payload: web::Payload,
 ) -> Result<HttpResponse, Refusal> {
     let kind = kind_of(&req);
-    let body = read_body(payload).await;
-    let doc = scim_op(&req, &gh, move |gh, _, client| {
+    let doc = scim_op_with_body(&req, &gh, payload, move |gh, _, client, body| {
         let kind = kind?;
         let search = SearchRequest::from_json(&parse_json(body)?, SCIM_PAGINATION)?;
         gh.scim_search(client, kind, &search)
@@ -402,8 +468,7 @@ async fn search_all(
     gh: Facade,
     payload: web::Payload,
 ) -> Result<HttpResponse, Refusal> {
-    let body = read_body(payload).await;
-    let doc = scim_op(&req, &gh, move |gh, _, client| {
+    let doc = scim_op_with_body(&req, &gh, payload, move |gh, _, client, body| {
         let search = SearchRequest::from_json(&parse_json(body)?, SCIM_PAGINATION)?;
         gh.scim_search_all(client, &search)
     })
@@ -417,8 +482,7 @@ async fn create(
     payload: web::Payload,
 ) -> Result<HttpResponse, Refusal> {
     let kind = kind_of(&req);
-    let body = read_body(payload).await;
-    let r = scim_op(&req, &gh, move |gh, call, client| {
+    let r = scim_op_with_body(&req, &gh, payload, move |gh, call, client, body| {
         let kind = kind?;
         gh.scim_create(call, client, kind, &parse_json(body)?)
     })
@@ -457,10 +521,9 @@ async fn replace(
     payload: web::Payload,
 ) -> Result<HttpResponse, Refusal> {
     let kind = kind_of(&req);
-    let body = read_body(payload).await;
     let if_match = header_value(&req, header::IF_MATCH);
     let id = path.into_inner().2;
-    let r = scim_op(&req, &gh, move |gh, call, client| {
+    let r = scim_op_with_body(&req, &gh, payload, move |gh, call, client, body| {
         let kind = kind?;
         let body = parse_json(body)?;
         gh.scim_replace(call, client, kind, &id, &body, if_match.as_deref())
@@ -476,10 +539,9 @@ async fn patch(
     payload: web::Payload,
 ) -> Result<HttpResponse, Refusal> {
     let kind = kind_of(&req);
-    let body = read_body(payload).await;
     let if_match = header_value(&req, header::IF_MATCH);
     let id = path.into_inner().2;
-    let r = scim_op(&req, &gh, move |gh, call, client| {
+    let r = scim_op_with_body(&req, &gh, payload, move |gh, call, client, body| {
         let kind = kind?;
         let body = parse_json(body)?;
         gh.scim_patch(call, client, kind, &id, &body, if_match.as_deref())
@@ -508,8 +570,7 @@ async fn bulk(
     gh: Facade,
     payload: web::Payload,
 ) -> Result<HttpResponse, Refusal> {
-    let body = read_body(payload).await;
-    let doc = scim_op(&req, &gh, move |gh, call, client| {
+    let doc = scim_op_with_body(&req, &gh, payload, move |gh, call, client, body| {
         gh.scim_bulk(call, client, &body?)
     })
     .await?;

@@ -147,6 +147,13 @@ fn scim_over_http() {
             );
             assert_eq!(s, 401, "{path}");
         }
+        // ... and its body is not even read: a request that announces a megabyte and sends
+        // none of it is answered 401 at once (a server that read bodies before checking the
+        // token would wait for it, and could be made to buffer one per request).
+        assert!(
+            unsent_body_status(&base_url, "ghs_wrong").starts_with("HTTP/1.1 401"),
+            "{engine:?}"
+        );
 
         // Create, then find by userName; Location and ETag headers are set.
         let (s, h, user) = body(
@@ -246,6 +253,34 @@ fn scim_over_http() {
 
 /// The venv's interpreter. Missing peers are a failure, never a skip: CI runs
 /// `scripts/setup-test-peers.sh` first (scripts/test does).
+/// The status line a `POST {base_url}/Users` gets when it announces a 1 MB body, sends only
+/// its headers and waits (at most 10 s; a server still waiting for the body then is a failure).
+fn unsent_body_status(base_url: &str, token: &str) -> String {
+    use std::io::{BufRead, Write};
+    let url = reqwest::Url::parse(base_url).unwrap();
+    let mut stream = std::net::TcpStream::connect((
+        url.host_str().unwrap(),
+        url.port_or_known_default().unwrap(),
+    ))
+    .unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "POST {}/Users HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/scim+json\r\nContent-Length: 1000000\r\n\r\n",
+        url.path(),
+        url.host_str().unwrap(),
+    )
+    .unwrap();
+    let mut status = String::new();
+    match std::io::BufReader::new(stream).read_line(&mut status) {
+        Ok(_) => status,
+        Err(e) => format!("no answer: {e}"),
+    }
+}
+
 fn venv_python() -> std::path::PathBuf {
     let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../target/test-peers/venv/bin/python");
