@@ -881,7 +881,10 @@ pub fn insert_journal(
 ) -> Result<()> {
     // PostgreSQL takes at most 65,535 bound parameters per statement; a journal that large
     // (a group push of thousands of members) goes table by table, in batches.
-    let parameters = audits.len() * 9 + events.len() * 6 + deliveries.len() * 12;
+    let [(_, audit_columns), (_, event_columns), (_, delivery_columns)] = JOURNAL_COLUMNS;
+    let parameters = audits.len() * audit_columns
+        + events.len() * event_columns
+        + deliveries.len() * delivery_columns;
     match conn {
         crate::AnyConnection::Postgresql(pg) if parameters <= 60_000 => {
             let mut parts: Vec<Box<dyn diesel::query_builder::QueryFragment<diesel::pg::Pg> + '_>> =
@@ -913,6 +916,11 @@ pub fn insert_journal(
         }
     }
 }
+
+/// The columns of the journal's tables, one bound parameter each per inserted row (a test
+/// checks them against the schema).
+pub const JOURNAL_COLUMNS: [(&str, usize); 3] =
+    [("audit_log", 9), ("outbox_events", 6), ("deliveries", 12)];
 
 /// Several PostgreSQL data-modifying statements run as one: `WITH j0 AS (first), j1 AS
 /// (second) last`. PostgreSQL runs every part, and checks foreign keys at the end of the whole

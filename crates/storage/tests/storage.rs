@@ -277,13 +277,37 @@ fn a_writer_that_waited_for_the_journal_lock_sees_what_its_predecessor_committed
                 .unwrap()
         })
     };
-    // Give the second writer time to start waiting for the lock (its statement then began
-    // before the first commit); if it has not reached the lock yet, the test still holds.
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    assert!(
-        !second.is_finished(),
-        "the second writer waits for the lock"
-    );
+    // Release the first writer only once the second is seen waiting for the lock: its
+    // statement then began before the first commit.
+    let waiting = || {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        use diesel::RunQueryDsl;
+        store
+            .read(|conn| match conn {
+                storage::AnyConnection::Postgresql(pg) => diesel::sql_query(
+                    "SELECT count(*) AS n FROM pg_locks \
+                     WHERE locktype = 'advisory' AND NOT granted AND database = \
+                     (SELECT oid FROM pg_database WHERE datname = current_database())",
+                )
+                .get_result::<Count>(pg)
+                .map_err(StorageError::from),
+                storage::AnyConnection::Sqlite(_) => unreachable!("a PostgreSQL test"),
+            })
+            .unwrap()
+            .n
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while waiting() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the second writer never waited for the lock"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     release.send(()).unwrap();
     first.join().unwrap();
     let heads = second.join().unwrap();
@@ -291,8 +315,9 @@ fn a_writer_that_waited_for_the_journal_lock_sees_what_its_predecessor_committed
 }
 
 /// A journal's audit records, events and deliveries go in together (on PostgreSQL as one
-/// statement, whose foreign keys are checked after all three inserts), and a journal too large
-/// for one statement's parameters goes in as well.
+/// statement, whose foreign keys are checked after all three inserts, so a delivery may
+/// reference an event inserted beside it), and a journal too large for one statement's
+/// parameters goes in as well.
 #[test]
 fn a_journal_is_inserted_whole_however_large() {
     each_engine(|engine, store| {
@@ -329,8 +354,8 @@ fn a_journal_is_inserted_whole_however_large() {
                 queries::insert_journal(conn, &[audit_row("t1", 1)], &[event(1)], &[delivery(1)])
             })
             .unwrap();
-        // 7,000 records are 63,000 parameters: more than one PostgreSQL statement takes.
-        let many: Vec<AuditRow> = (2..7_002).map(|seq| audit_row("t1", seq)).collect();
+        // 7,400 records are 66,600 parameters: more than one PostgreSQL statement takes.
+        let many: Vec<AuditRow> = (2..7_402).map(|seq| audit_row("t1", seq)).collect();
         store
             .transaction(|conn| queries::insert_journal(conn, &many, &[event(2)], &[delivery(2)]))
             .unwrap();
@@ -339,7 +364,7 @@ fn a_journal_is_inserted_whole_however_large() {
             .unwrap();
         assert_eq!(
             heads.last_record.as_deref(),
-            Some("record 7001"),
+            Some("record 7401"),
             "{engine:?}"
         );
         assert_eq!(heads.last_seq, Some(2), "{engine:?}");
@@ -349,7 +374,7 @@ fn a_journal_is_inserted_whole_however_large() {
         assert_eq!(delivered, [delivery(2)], "{engine:?}");
         // A delivery of an event that does not exist is refused, in the same statement.
         let orphan = store.transaction(|conn| {
-            queries::insert_journal(conn, &[audit_row("t1", 7_002)], &[], &[delivery(9)])
+            queries::insert_journal(conn, &[audit_row("t1", 7_402)], &[], &[delivery(9)])
         });
         assert!(orphan.is_err(), "{engine:?}");
         let heads = store
@@ -357,7 +382,7 @@ fn a_journal_is_inserted_whole_however_large() {
             .unwrap();
         assert_eq!(
             heads.last_record.as_deref(),
-            Some("record 7001"),
+            Some("record 7401"),
             "{engine:?}: rolled back"
         );
     });
@@ -487,4 +512,54 @@ fn lookups_in_a_directory_newer_than_the_statistics_probe_their_index() {
         "EXECUTE members('dir_new', ARRAY['dir_new_1', 'dir_new_2'])",
     );
     assert!(members.contains("users_pkey"), "{members}");
+}
+
+/// `insert_journal` counts one bound parameter per column and row to stay under PostgreSQL's
+/// limit; a column added to a journal table must be counted too.
+#[test]
+fn the_journal_column_counts_match_the_schema() {
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    use diesel::RunQueryDsl;
+    let db = TestDatabase::new(Engine::Postgres).unwrap();
+    let store = db.store().unwrap();
+    for (table, columns) in queries::JOURNAL_COLUMNS {
+        let found = store
+            .transaction(|conn| match conn {
+                storage::AnyConnection::Postgresql(pg) => diesel::sql_query(
+                    "SELECT count(*) AS n FROM information_schema.columns WHERE table_name = $1",
+                )
+                .bind::<diesel::sql_types::Text, _>(table)
+                .get_result::<Count>(pg)
+                .map_err(StorageError::from),
+                storage::AnyConnection::Sqlite(_) => unreachable!("a PostgreSQL test"),
+            })
+            .unwrap();
+        assert_eq!(usize::try_from(found.n).unwrap(), columns, "{table}");
+    }
+}
+
+/// The journal's reads are fresh only under READ COMMITTED (each statement its own snapshot);
+/// a transaction at a stricter level (a role's `default_transaction_isolation`, say) is
+/// refused instead of sealing onto a stale head.
+#[test]
+fn the_journal_refuses_a_transaction_that_would_read_a_stale_head() {
+    let db = TestDatabase::new(Engine::Postgres).unwrap();
+    let store = db.store().unwrap();
+    let opened = store.transaction(|conn| {
+        use diesel::connection::SimpleConnection;
+        if let storage::AnyConnection::Postgresql(pg) = conn {
+            pg.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")?;
+        }
+        queries::open_tenant_journal(conn, "t1")
+    });
+    let error = opened.unwrap_err().to_string();
+    assert!(error.contains("READ COMMITTED"), "{error}");
+    // The same store opens it at its default level.
+    store
+        .transaction(|conn| queries::open_tenant_journal(conn, "t1"))
+        .unwrap();
 }

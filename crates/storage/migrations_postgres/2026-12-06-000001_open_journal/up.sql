@@ -14,6 +14,13 @@ RETURNS TABLE (
 LANGUAGE plpgsql VOLATILE
 AS $$
 BEGIN
+    -- Under REPEATABLE READ or SERIALIZABLE the reads below would see the snapshot taken at the
+    -- transaction's first statement, before the lock: every waiting writer would then seal onto
+    -- a stale head. Refuse instead of forking the chain.
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'gatehouse_open_journal needs READ COMMITTED, not %',
+            current_setting('transaction_isolation');
+    END IF;
     PERFORM pg_advisory_xact_lock(lock_key);
     RETURN QUERY SELECT
         (SELECT a.record FROM audit_log a
