@@ -171,6 +171,18 @@ fn audit_row(tenant_id: &str, seq: i64) -> AuditRow {
     }
 }
 
+/// Event `seq` of tenant `t1`.
+fn event(seq: i64) -> OutboxEvent {
+    OutboxEvent {
+        id: format!("evt_t1_{seq}"),
+        tenant_id: "t1".into(),
+        seq,
+        event_type: "user.created".into(),
+        payload: "{}".into(),
+        created_at: 1,
+    }
+}
+
 fn endpoint(id: &str, tenant_id: Option<&str>, enabled: bool) -> WebhookEndpoint {
     WebhookEndpoint {
         id: id.into(),
@@ -198,14 +210,6 @@ fn an_opened_journal_shows_its_heads_and_receivers() {
             .transaction(|conn| queries::open_tenant_journal(conn, "t1"))
             .unwrap();
         assert_eq!(empty, queries::JournalHeads::default(), "{engine:?}");
-        let event = |seq: i64| OutboxEvent {
-            id: format!("evt_t1_{seq}"),
-            tenant_id: "t1".into(),
-            seq,
-            event_type: "user.created".into(),
-            payload: "{}".into(),
-            created_at: 1,
-        };
         store
             .transaction(|conn| {
                 queries::insert_audit_rows(
@@ -327,14 +331,6 @@ fn a_journal_is_inserted_whole_however_large() {
                 storage::outbox::insert_webhook_endpoint(conn, &endpoint("wh_a", None, true))
             })
             .unwrap();
-        let event = |seq: i64| OutboxEvent {
-            id: format!("evt_t1_{seq}"),
-            tenant_id: "t1".into(),
-            seq,
-            event_type: "user.created".into(),
-            payload: "{}".into(),
-            created_at: 1,
-        };
         let delivery = |seq: i64| Delivery {
             id: format!("dlv_evt_t1_{seq}_webhook_wh_a"),
             event_id: format!("evt_t1_{seq}"),
@@ -359,15 +355,17 @@ fn a_journal_is_inserted_whole_however_large() {
         store
             .transaction(|conn| queries::insert_journal(conn, &many, &[event(2)], &[delivery(2)]))
             .unwrap();
-        let heads = store
-            .transaction(|conn| queries::open_tenant_journal(conn, "t1"))
-            .unwrap();
+        let heads = || {
+            store
+                .transaction(|conn| queries::open_tenant_journal(conn, "t1"))
+                .unwrap()
+        };
         assert_eq!(
-            heads.last_record.as_deref(),
+            heads().last_record.as_deref(),
             Some("record 7401"),
             "{engine:?}"
         );
-        assert_eq!(heads.last_seq, Some(2), "{engine:?}");
+        assert_eq!(heads().last_seq, Some(2), "{engine:?}");
         let delivered = store
             .transaction(|conn| storage::outbox::deliveries_of_event(conn, "evt_t1_2"))
             .unwrap();
@@ -377,15 +375,22 @@ fn a_journal_is_inserted_whole_however_large() {
             queries::insert_journal(conn, &[audit_row("t1", 7_402)], &[], &[delivery(9)])
         });
         assert!(orphan.is_err(), "{engine:?}");
-        let heads = store
-            .transaction(|conn| queries::open_tenant_journal(conn, "t1"))
-            .unwrap();
         assert_eq!(
-            heads.last_record.as_deref(),
+            heads().last_record.as_deref(),
             Some("record 7401"),
             "{engine:?}: rolled back"
         );
     });
+}
+
+/// A new PostgreSQL database with the tenant `t1`, and a store on it.
+fn postgres_with_tenant_t1() -> (TestDatabase, storage::Store) {
+    let db = TestDatabase::new(Engine::Postgres).unwrap();
+    let store = db.store().unwrap();
+    store
+        .transaction(|conn| queries::insert_tenant(conn, &tenant("t1", "acme")))
+        .unwrap();
+    (db, store)
 }
 
 /// The plan PostgreSQL uses for a store's statements, as text (`EXPLAIN` of a statement
@@ -433,11 +438,7 @@ fn postgres_plan_on(
 /// with a window plan for their values.
 #[test]
 fn an_audit_page_in_a_time_window_walks_the_chain_to_its_limit() {
-    let db = TestDatabase::new(Engine::Postgres).unwrap();
-    let store = db.store().unwrap();
-    store
-        .transaction(|conn| queries::insert_tenant(conn, &tenant("t1", "acme")))
-        .unwrap();
+    let (db, store) = postgres_with_tenant_t1();
     db.execute(
         "INSERT INTO audit_log (tenant_id, seq, at, event_type, actor, correlation_id, record, hash) \
          SELECT 't1', n, 1000 + n, 'admin.action', 'system:test', 'c', repeat('r', 700), 'hash' \
@@ -478,11 +479,7 @@ fn an_audit_page_in_a_time_window_walks_the_chain_to_its_limit() {
 /// the number of directories, which no new directory can mislead.
 #[test]
 fn lookups_in_a_directory_newer_than_the_statistics_probe_their_index() {
-    let db = TestDatabase::new(Engine::Postgres).unwrap();
-    let store = db.store().unwrap();
-    store
-        .transaction(|conn| queries::insert_tenant(conn, &tenant("t1", "acme")))
-        .unwrap();
+    let (db, store) = postgres_with_tenant_t1();
     let users = |directory: &str| {
         format!(
             "INSERT INTO users (id, tenant_id, external_subject, created_at, updated_at, \
