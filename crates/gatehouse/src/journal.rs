@@ -7,9 +7,10 @@
 //! behind whole transactions (a SCIM `POST /Users` held it for ~12 of its 18 statements); and a
 //! transaction holding it that then waited for a row held by one waiting for it deadlocked
 //! (seen under concurrent SCIM group pushes). Staged, the lock covers only the append: lock
-//! and read the heads (one round trip), one multi-row insert per table, commit. Nothing inside a transaction reads
-//! its own journal, so staging changes no answer; a record whose sealed form the caller needs
-//! ([`Gatehouse::audit_record`]) first appends what is staged, then itself, in place.
+//! and read the heads (one round trip), insert (one statement on PostgreSQL), commit. Nothing
+//! inside a transaction reads its own journal, so staging changes no answer; a record whose
+//! sealed form the caller needs ([`Gatehouse::audit_record`]) first appends what is staged,
+//! then itself, in place.
 //!
 //! The journal is per thread because a transaction is: [`Gatehouse::transaction`] opens it
 //! around the caller's closure on the calling thread and closes it (a [`Scope`] guard) however
@@ -209,11 +210,15 @@ impl Gatehouse {
             // endpoint registered or deleted meanwhile gets exactly the events numbered after
             // (or before) its change, never a gap.
             let heads = queries::open_tenant_journal(conn, &tenant_id)?;
-            let head = heads
-                .last_record
-                .map(|json| AuditRecord::from_json(&json))
-                .transpose()?;
-            let (audit_rows, _) = seal_audits(head, audits)?;
+            let (audit_rows, _) = if audits.is_empty() {
+                (Vec::new(), Vec::new())
+            } else {
+                let head = heads
+                    .last_record
+                    .map(|json| AuditRecord::from_json(&json))
+                    .transpose()?;
+                seal_audits(head, audits)?
+            };
             let (events, deliveries) = number_events(
                 &tenant_id,
                 heads.last_seq.unwrap_or(0) + 1,
