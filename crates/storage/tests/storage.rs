@@ -393,45 +393,6 @@ fn postgres_with_tenant_t1() -> (TestDatabase, storage::Store) {
     (db, store)
 }
 
-/// The plan PostgreSQL uses for a store's statements, as text (`EXPLAIN` of a statement
-/// prepared on one of the store's own connections, so that its session settings apply).
-fn postgres_plan(store: &storage::Store, name: &str, prepare: &str, execute: &str) -> String {
-    store
-        .transaction(|conn| postgres_plan_on(conn, name, prepare, execute))
-        .unwrap()
-}
-
-/// [`postgres_plan`] on a connection the caller holds (inside its transaction).
-fn postgres_plan_on(
-    conn: &mut storage::Conn,
-    name: &str,
-    prepare: &str,
-    execute: &str,
-) -> Result<String, StorageError> {
-    #[derive(diesel::QueryableByName)]
-    struct Line {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        #[diesel(column_name = "QUERY PLAN")]
-        line: String,
-    }
-    use diesel::connection::SimpleConnection;
-    use diesel::RunQueryDsl;
-    match conn {
-        storage::AnyConnection::Postgresql(pg) => {
-            pg.batch_execute(prepare)?;
-            let lines: Vec<Line> = diesel::sql_query(format!("EXPLAIN {execute}")).load(pg)?;
-            // Only this statement: the connection's own prepared statements stay.
-            pg.batch_execute(&format!("DEALLOCATE {name}"))?;
-            Ok(lines
-                .into_iter()
-                .map(|l| l.line)
-                .collect::<Vec<_>>()
-                .join("\n"))
-        }
-        storage::AnyConnection::Sqlite(_) => unreachable!("a PostgreSQL test"),
-    }
-}
-
 /// A page of the audit trail in a time window walks the chain in `seq` order to the page's
 /// limit. Planned generically (the store's default), the two-sided time range looked tiny and
 /// PostgreSQL read the whole window through the time index and sorted it; listing and counting
@@ -458,13 +419,11 @@ fn an_audit_page_in_a_time_window_walks_the_chain_to_its_limit() {
             let page = queries::list_audit_rows(conn, &window)?;
             assert_eq!(page.len(), 100);
             assert_eq!(page[0].seq, 1);
-            postgres_plan_on(
+            // The statement diesel sent: tenant, after-seq, from, to, limit.
+            explain_prepared(
                 conn,
-                "page",
-                "PREPARE page(text, bigint, bigint, bigint, bigint) AS SELECT * FROM audit_log \
-                 WHERE tenant_id = $1 AND seq > $2 AND at >= $3 AND at < $4 \
-                 ORDER BY seq LIMIT $5",
-                "EXECUTE page('t1', 0, 0, 1000000, 100)",
+                r#""audit_log"."at" >= $3"#,
+                "('t1', 0, 0, 1000000, 100)",
             )
         })
         .unwrap();
@@ -493,22 +452,80 @@ fn lookups_in_a_directory_newer_than_the_statistics_probe_their_index() {
     db.execute("ANALYZE users").unwrap();
     db.execute(&users("dir_new")).unwrap();
 
-    let lookup = postgres_plan(
-        &store,
-        "lookup",
-        "PREPARE lookup(text, text) AS SELECT id FROM users \
-         WHERE directory_id = $1 AND user_name_lower = $2 ORDER BY created_at, id LIMIT 100",
-        "EXECUTE lookup('dir_new', 'user7@dir_new')",
-    );
+    // The very statements the SCIM code sends: run each once, then explain the statement diesel
+    // prepared for it on that connection.
+    let (lookup, members) = store
+        .transaction(|conn| {
+            let user_name = storage::scim::Cond::Test {
+                field: storage::scim::UserField::UserName,
+                op: storage::scim::Op::Eq,
+                value: storage::scim::Lit::Text("user7@dir_new".into()),
+            };
+            let page = storage::scim::Page {
+                sort_by: None,
+                descending: false,
+                offset: 0,
+                limit: 100,
+            };
+            let (total, found) =
+                storage::scim::search_users(conn, "dir_new", Some(&user_name), &page)?;
+            assert_eq!((total, found.len()), (1, 1));
+            let ids = ["dir_new_1".to_owned(), "dir_old_1".to_owned()];
+            let members = storage::scim::existing_directory_users(conn, "dir_new", &ids)?;
+            assert_eq!(members, ["dir_new_1"]);
+            let lookup = explain_prepared(
+                conn,
+                r#""users"."user_name_lower" = $2"#,
+                "('dir_new', 'user7@dir_new', 100, 0)",
+            )?;
+            let members = explain_prepared(
+                conn,
+                r#""users"."id" = ANY($2)"#,
+                "('dir_new', ARRAY['dir_new_1', 'dir_old_1'])",
+            )?;
+            Ok::<_, StorageError>((lookup, members))
+        })
+        .unwrap();
     assert!(lookup.contains("users_directory_user_name"), "{lookup}");
-    let members = postgres_plan(
-        &store,
-        "members",
-        "PREPARE members(text, text[]) AS SELECT id FROM users \
-         WHERE directory_id = $1 AND id = ANY($2)",
-        "EXECUTE members('dir_new', ARRAY['dir_new_1', 'dir_new_2'])",
-    );
     assert!(members.contains("users_pkey"), "{members}");
+}
+
+/// `EXPLAIN EXECUTE` of the statement this connection has prepared whose text contains
+/// `fragment`, with `arguments`.
+fn explain_prepared(
+    conn: &mut storage::Conn,
+    fragment: &str,
+    arguments: &str,
+) -> Result<String, StorageError> {
+    #[derive(diesel::QueryableByName)]
+    struct Prepared {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    #[derive(diesel::QueryableByName)]
+    struct Line {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        #[diesel(column_name = "QUERY PLAN")]
+        line: String,
+    }
+    use diesel::RunQueryDsl;
+    let storage::AnyConnection::Postgresql(pg) = conn else {
+        unreachable!("a PostgreSQL test")
+    };
+    let prepared: Vec<Prepared> = diesel::sql_query(
+        "SELECT name FROM pg_prepared_statements WHERE strpos(statement, $1) > 0",
+    )
+    .bind::<diesel::sql_types::Text, _>(fragment)
+    .load(pg)?;
+    assert_eq!(prepared.len(), 1, "one prepared statement with {fragment}");
+    let name = &prepared[0].name;
+    let lines: Vec<Line> =
+        diesel::sql_query(format!(r#"EXPLAIN EXECUTE "{name}"{arguments}"#)).load(pg)?;
+    Ok(lines
+        .into_iter()
+        .map(|l| l.line)
+        .collect::<Vec<_>>()
+        .join("\n"))
 }
 
 /// `insert_journal` counts one bound parameter per column and row to stay under PostgreSQL's
