@@ -153,6 +153,16 @@ struct PooledConn {
     broken: bool,
 }
 
+impl PooledConn {
+    /// After a failed use, ping once: a connection that does not answer is marked broken so
+    /// the pool replaces it (instead of pinging before every checkout).
+    fn check_after(&mut self, failed: bool) {
+        if failed && self.conn.batch_execute("SELECT 1").is_err() {
+            self.broken = true;
+        }
+    }
+}
+
 impl ManageConnection for Manager {
     type Connection = PooledConn;
     type Error = r2d2::Error;
@@ -181,15 +191,15 @@ impl Manager {
             Engine::Postgres => {
                 let mut conn = diesel::PgConnection::establish(&self.url)
                     .map_err(r2d2::Error::ConnectionError)?;
-                // Every statement is prepared once per connection and planned once, for any
-                // value (a generic plan). A plan made for the value at hand trusts the last
-                // ANALYZE, which has never seen a directory or tenant created since: it
-                // believes it empty and scans its (by now thousands of) rows by an index on the
-                // directory alone, instead of probing the userName or primary-key index
-                // (seen: 2.6 ms per `userName eq` lookup and 8 ms per member check during an
-                // initial sync on a 100k-user database, 0.03 ms once planned generically). The
-                // generic plan estimates a directory's size from the number of directories,
-                // which a new one cannot mislead, and the planning is saved on every execution.
+                // Statements are planned for any value (a generic plan), once per prepared
+                // statement. A plan made for the value at hand trusts the last ANALYZE, which
+                // has never seen a directory or tenant created since: it believes it empty and
+                // scans its (by now thousands of) rows by an index on the directory alone,
+                // instead of probing the userName or primary-key index (seen: 2.6 ms per
+                // `userName eq` lookup and 8 ms per member check during an initial sync on a
+                // 100k-user database; 0.012 ms and 0.22 ms planned generically). A generic plan
+                // sizes a directory from the number of directories, which a new one cannot
+                // mislead. The one exception, audit pages in a time window, is in `queries`.
                 conn.batch_execute("SET plan_cache_mode = force_generic_plan")
                     .map_err(r2d2::Error::QueryError)?;
                 Ok(AnyConnection::Postgresql(conn))
@@ -358,9 +368,7 @@ impl Store {
             None => self.connection()?,
         };
         let result = f(&mut pooled.conn);
-        if result.is_err() && pooled.conn.batch_execute("SELECT 1").is_err() {
-            pooled.broken = true;
-        }
+        pooled.check_after(result.is_err());
         result
     }
 
@@ -375,9 +383,7 @@ impl Store {
     {
         let mut pooled = self.connection()?;
         let result = f(&mut pooled.conn);
-        if result.is_err() && pooled.conn.batch_execute("SELECT 1").is_err() {
-            pooled.broken = true;
-        }
+        pooled.check_after(result.is_err());
         result
     }
 
@@ -395,9 +401,7 @@ impl Store {
                 diesel::result::Error::RollbackTransaction
             })
         });
-        if result.is_err() && pooled.conn.batch_execute("SELECT 1").is_err() {
-            pooled.broken = true;
-        }
+        pooled.check_after(result.is_err());
         match result {
             Ok(value) => Ok(value),
             Err(err) => match caller_error {

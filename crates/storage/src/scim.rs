@@ -715,14 +715,8 @@ pub fn remove_group_members(conn: &mut Conn, group_id: &str, user_ids: &[String]
 
 /// The groups a user belongs to as (group id, displayName), by name.
 pub fn groups_of_user(conn: &mut Conn, user_id: &str) -> Result<Vec<(String, String)>> {
-    classify(
-        group_members::table
-            .inner_join(groups::table)
-            .filter(group_members::user_id.eq(user_id))
-            .order(groups::display_name_lower.asc())
-            .select((groups::id, groups::display_name))
-            .load(conn),
-    )
+    let mut by_user = groups_of_users(conn, &[user_id.to_owned()])?;
+    Ok(by_user.remove(user_id).unwrap_or_default())
 }
 
 /// The groups of several users at once (one query for a whole page of a listing, instead of
