@@ -155,7 +155,13 @@ impl ResponseError for HttpError {
             Surface::Admin => builder.json(json!({ "error": code_of(&self.error), "message": self.public_message(), "correlation_id": self.correlation_id })),
             Surface::OAuth => {
                 if status == StatusCode::UNAUTHORIZED {
-                    builder.insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"gatehouse\""));
+                    // A bad bearer token (userinfo) is challenged as RFC 6750 §3 says; a failed
+                    // client authentication (token, introspection) as RFC 6749 §5.2 says.
+                    let challenge = match &self.error {
+                        GatehouseError::OAuth { error: "invalid_token", .. } => "Bearer error=\"invalid_token\"",
+                        _ => "Basic realm=\"gatehouse\"",
+                    };
+                    builder.insert_header((header::WWW_AUTHENTICATE, challenge));
                 }
                 let (error, description) = match &self.error {
                     GatehouseError::OAuth { error, description } => (*error, description.clone()),

@@ -70,6 +70,9 @@ pub enum SessionEndReason {
     /// A rotated refresh token was presented again: it was copied, so the session it belongs
     /// to is no longer trusted.
     RefreshTokenReuse,
+    /// An authorization code was presented again after it had been used: it may have been
+    /// intercepted, so the tokens issued from it (its session) are no longer trusted.
+    AuthorizationCodeReuse,
 }
 
 /// What happened to a configuration object.

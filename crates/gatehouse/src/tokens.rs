@@ -314,7 +314,23 @@ impl Gatehouse {
             if code.len() > 200 {
                 return Ok(Err(bad_grant("unknown code")));
             }
-            let Some(stored) = queries::take_auth_code(conn, &token_hash(code))? else {
+            let code_hash = token_hash(code);
+            let Some(stored) = queries::take_auth_code(conn, &code_hash)? else {
+                // A used code presented again may have been intercepted: the tokens already
+                // issued from it end with its session (RFC 6749 §4.1.2), through the one
+                // revocation mechanism (audited, announced, back-channel logout).
+                if let Some(used) = queries::find_used_auth_code(conn, &code_hash)? {
+                    if let Some(session) = queries::find_session(conn, &used.session_id)? {
+                        self.end_sessions(
+                            conn,
+                            call,
+                            vec![session],
+                            audit::SessionEndReason::AuthorizationCodeReuse,
+                            "authorization_code_reuse",
+                        )?;
+                    }
+                    tracing::warn!(correlation_id = %call.correlation_id, session_id = %used.session_id, "used authorization code presented again; session revoked");
+                }
                 return Ok(Err(bad_grant("unknown or used code")));
             };
             Ok(self.issue_tokens(
@@ -603,9 +619,18 @@ impl Gatehouse {
         })
     }
 
-    /// RFC 7662 introspection, for authenticated apps. Anything but a live token of a live
+    /// RFC 7662 introspection, for confidential apps that authenticate with their secret.
+    /// Anything but a live token of a live
     /// session is `{"active": false}` with nothing else.
     pub fn introspect(&self, call: &Call, auth: &ClientAuth, token: &str) -> Result<Value> {
+        // RFC 7662 §2.1: the caller must authenticate. A public client has no secret, and its
+        // id ships inside every copy of the app, so it proves nothing.
+        if matches!(auth, ClientAuth::Public { .. }) {
+            return Err(GatehouseError::oauth(
+                "invalid_client",
+                "introspection requires client authentication",
+            ));
+        }
         self.transaction(|conn| {
             self.authenticate_client(conn, call, auth)?;
             let inactive = json!({ "active": false });

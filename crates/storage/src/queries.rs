@@ -640,6 +640,19 @@ pub fn take_auth_code(conn: &mut Conn, code_hash: &str) -> Result<Option<AuthCod
     )
 }
 
+/// A code that was already taken, if it is still on record: presenting it again is the
+/// signal RFC 6749 §4.1.2 asks the provider to act on.
+pub fn find_used_auth_code(conn: &mut Conn, code_hash: &str) -> Result<Option<AuthCode>> {
+    classify(
+        auth_codes::table
+            .find(code_hash)
+            .filter(auth_codes::used.eq(true))
+            .select(AuthCode::as_select())
+            .first(conn)
+            .optional(),
+    )
+}
+
 /// Store an access token (hashed).
 pub fn insert_access_token(conn: &mut Conn, row: &AccessToken) -> Result<()> {
     classify(

@@ -1,16 +1,17 @@
 //! The REST admin API over real HTTP against the `gatehouse-server` binary, on SQLite and
 //! PostgreSQL, for the routes the facade tests cover only below HTTP: tenant changes (`PATCH`),
 //! role rules and their dry run, hand-granted roles and the IdP-managed refusal, recovery admins
-//! and one-time recovery links, the audit query with its filters and cursor, and the audit
-//! export. Every refusal must be the admin error body — a stable `error` code, a message safe for
-//! an operator, the correlation id — and never database detail.
+//! and one-time recovery links, the audit query with its filters and cursor, the audit export,
+//! and the OAuth endpoints' challenges. Every admin refusal must be the admin error body — a
+//! stable `error` code, a message safe for an operator, the correlation id — and never database
+//! detail.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use crate::support::{operator_token, Server};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use reqwest::blocking::{Client, RequestBuilder};
-use reqwest::header::{HeaderMap, CACHE_CONTROL, CONTENT_TYPE, LOCATION};
+use reqwest::header::{HeaderMap, CACHE_CONTROL, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -164,6 +165,19 @@ impl Admin {
         self.refused(a, status, code)
     }
 
+    /// A confidential app redirecting to `APP_REDIRECT`: its client id and secret.
+    fn app(&self) -> (String, String) {
+        let app = self.json(
+            Method::POST,
+            "/clients",
+            Some(json!({"name": "App", "redirect_uris": [APP_REDIRECT]})),
+            201,
+        );
+        (
+            app["client"]["client_id"].as_str().unwrap().to_owned(),
+            app["client_secret"].as_str().unwrap().to_owned(),
+        )
+    }
     fn tenant(&self, slug: &str) -> Value {
         self.json(
             Method::POST,
@@ -534,14 +548,7 @@ fn recovery_admins_and_single_use_recovery_links_sign_in_with_the_tenant_lifetim
     each(|a| {
         let e = a.engine;
         a.tenant("acme");
-        let app = a.json(
-            Method::POST,
-            "/clients",
-            Some(json!({"name": "App", "redirect_uris": [APP_REDIRECT]})),
-            201,
-        );
-        let client_id = app["client"]["client_id"].as_str().unwrap().to_owned();
-        let client_secret = app["client_secret"].as_str().unwrap().to_owned();
+        let (client_id, client_secret) = a.app();
         let carol = a.hand_made_user("carol@acme.test");
         let link = json!({"user_id": carol, "client_id": client_id,
                           "redirect_uri": APP_REDIRECT, "reason": "INC-1234 IdP down"});
@@ -820,5 +827,72 @@ fn audit_query_filters_and_pages_and_export_is_jsonl_or_csv() {
             let r = a.send(a.request(Method::GET, &format!("/tenants/acme/audit/export?{bad}")));
             a.refused(r, 400, "invalid_input");
         }
+    });
+}
+
+/// The OAuth endpoints challenge as their RFCs say: a bad bearer token at userinfo with
+/// `Bearer error="invalid_token"` (RFC 6750 §3), a failed client authentication with `Basic`
+/// (RFC 6749 §5.2); introspection needs the app's secret and the `token` parameter (RFC 7662).
+#[test]
+fn oauth_endpoints_challenge_and_require_what_their_rfcs_say() {
+    each(|a| {
+        let e = a.engine;
+        let (client_id, client_secret) = a.app();
+        let oauth = |path: &str| format!("{}/oauth/{path}", a.server.base);
+
+        let userinfo = a.send(a.http.get(oauth("userinfo")).bearer_auth("gha_nope"));
+        assert_eq!(userinfo.status, 401, "{e:?}: {}", userinfo.text);
+        assert_eq!(
+            userinfo.header(WWW_AUTHENTICATE),
+            "Bearer error=\"invalid_token\"",
+            "{e:?}"
+        );
+
+        let bad_client = a.send(
+            a.http
+                .post(oauth("token"))
+                .basic_auth(&client_id, Some("wrong"))
+                .form(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", "ghc_x"),
+                    ("redirect_uri", APP_REDIRECT),
+                ]),
+        );
+        assert_eq!(bad_client.status, 401, "{e:?}: {}", bad_client.text);
+        assert_eq!(
+            bad_client.header(WWW_AUTHENTICATE),
+            "Basic realm=\"gatehouse\""
+        );
+        // No secret and no verifier: the confidential app is told to authenticate.
+        let no_secret = a.send(a.http.post(oauth("token")).form(&[
+            ("grant_type", "authorization_code"),
+            ("code", "ghc_x"),
+            ("redirect_uri", APP_REDIRECT),
+            ("client_id", &client_id),
+        ]));
+        assert_eq!(no_secret.status, 401, "{e:?}: {}", no_secret.text);
+        assert_eq!(no_secret.json()["error"], "invalid_client", "{e:?}");
+
+        let introspect = |form: &[(&str, &str)]| {
+            a.send(
+                a.http
+                    .post(oauth("introspect"))
+                    .basic_auth(&client_id, Some(&client_secret))
+                    .form(form),
+            )
+        };
+        let no_token = introspect(&[("token_type_hint", "access_token")]);
+        assert_eq!(no_token.status, 400, "{e:?}: {}", no_token.text);
+        assert_eq!(no_token.json()["error"], "invalid_request", "{e:?}");
+        let id_only = a.send(
+            a.http
+                .post(oauth("introspect"))
+                .form(&[("token", "gha_x"), ("client_id", &client_id)]),
+        );
+        assert_eq!(id_only.status, 401, "{e:?}: {}", id_only.text);
+        assert_eq!(id_only.json()["error"], "invalid_client", "{e:?}");
+        let unknown = introspect(&[("token", "gha_x")]);
+        assert_eq!(unknown.status, 200, "{e:?}: {}", unknown.text);
+        assert_eq!(unknown.json(), json!({"active": false}), "{e:?}");
     });
 }

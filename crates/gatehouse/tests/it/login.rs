@@ -339,22 +339,140 @@ fn expired_codes_are_refused() {
     });
 }
 
+/// The reasons of acme's `session.terminated` audit records, oldest first.
+fn session_end_reasons(w: &World) -> Vec<String> {
+    w.gh.audit_events(&AuditEventFilter {
+        tenant: "acme".into(),
+        event_type: Some("session.terminated".into()),
+        ..Default::default()
+    })
+    .unwrap()
+    .iter()
+    .map(|r| {
+        serde_json::to_value(&r.event).unwrap()["reason"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    })
+    .collect()
+}
+
+/// A public client `spa` (no secret: PKCE is its only proof) with the usual redirect URI.
+fn register_spa(w: &World) {
+    w.gh.register_client(
+        &op(t0()),
+        NewClient {
+            name: "SPA".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            public: true,
+            backchannel_logout_uri: None,
+            post_logout_redirect_uris: vec![],
+            client_id: Some("spa".into()),
+            client_secret: None,
+        },
+    )
+    .unwrap();
+}
+
+/// Sign alice in for the confidential app up to its callback: the code it receives.
+fn fresh_code(w: &World) -> String {
+    let (resp, relay) = idp_answer(w, &authorize(w, &[]), "alice@acme.test", |_| {});
+    let done =
+        w.gh.acs(&browser(t0()), &w.connection.id, &resp, relay.as_deref())
+            .unwrap();
+    code_of(&done.redirect_to)
+}
+
+#[test]
+fn a_reused_code_revokes_the_tokens_issued_from_it() {
+    each(|w| {
+        let code = fresh_code(w);
+        let tokens =
+            w.gh.exchange_code(&browser(t0()), &secret(w), &code, REDIRECT, None)
+                .unwrap();
+        assert!(introspect_active(w, &tokens), "{:?}", w.engine);
+        assert!(matches!(
+            w.gh.exchange_code(&browser(t0()), &secret(w), &code, REDIRECT, None),
+            Err(GatehouseError::OAuth {
+                error: "invalid_grant",
+                ..
+            })
+        ));
+        // The code may have been intercepted: what was issued from it no longer works.
+        assert!(!introspect_active(w, &tokens), "{:?}", w.engine);
+        assert!(w.gh.userinfo(&browser(t0()), &tokens.access_token).is_err());
+        assert!(w
+            .gh
+            .refresh(&browser(t0()), &secret(w), &tokens.refresh_token)
+            .is_err());
+        assert_eq!(
+            session_end_reasons(w),
+            ["authorization_code_reuse"],
+            "{:?}",
+            w.engine
+        );
+        // An unknown code is refused and ends nothing.
+        let other = login(w);
+        assert!(w
+            .gh
+            .exchange_code(&browser(t0()), &secret(w), "ghc_unknown", REDIRECT, None)
+            .is_err());
+        assert!(introspect_active(w, &other), "{:?}", w.engine);
+    });
+}
+
+#[test]
+fn introspection_requires_a_confidential_client() {
+    each(|w| {
+        let tokens = login(w);
+        let invalid_client = |r: Result<serde_json::Value>| {
+            matches!(
+                r,
+                Err(GatehouseError::OAuth {
+                    error: "invalid_client",
+                    ..
+                })
+            )
+        };
+        // The confidential app's id without its secret proves nothing ...
+        let app_without_secret = ClientAuth::Public {
+            client_id: "app".into(),
+        };
+        assert!(invalid_client(w.gh.introspect(
+            &op(t0()),
+            &app_without_secret,
+            &tokens.access_token
+        )));
+        // ... and neither does a public client's id, which ships inside the app.
+        register_spa(w);
+        let spa = ClientAuth::Public {
+            client_id: "spa".into(),
+        };
+        assert!(invalid_client(w.gh.introspect(
+            &op(t0()),
+            &spa,
+            &tokens.access_token
+        )));
+        assert!(introspect_active(w, &tokens), "{:?}", w.engine);
+        // A confidential app that forgets its secret at the token endpoint is told so, not
+        // asked for a PKCE verifier; its code stays usable.
+        let code = fresh_code(w);
+        assert!(matches!(
+            w.gh.exchange_code(&browser(t0()), &app_without_secret, &code, REDIRECT, None),
+            Err(GatehouseError::OAuth {
+                error: "invalid_client",
+                ..
+            })
+        ));
+        w.gh.exchange_code(&browser(t0()), &secret(w), &code, REDIRECT, None)
+            .unwrap();
+    });
+}
+
 #[test]
 fn public_clients_must_use_pkce_and_the_verifier_must_match() {
     each(|w| {
-        w.gh.register_client(
-            &op(t0()),
-            NewClient {
-                name: "SPA".into(),
-                redirect_uris: vec![REDIRECT.into()],
-                public: true,
-                backchannel_logout_uri: None,
-                post_logout_redirect_uris: vec![],
-                client_id: Some("spa".into()),
-                client_secret: None,
-            },
-        )
-        .unwrap();
+        register_spa(w);
         let base = pairs(&[
             ("response_type", "code"),
             ("client_id", "spa"),
@@ -390,6 +508,14 @@ fn public_clients_must_use_pkce_and_the_verifier_must_match() {
             client_id: "spa".into(),
         };
         let wrong = "b".repeat(43);
+        // Without a verifier: refused, and the presentation burns the code.
+        assert!(matches!(
+            w.gh.exchange_code(&browser(t0()), &public, &code, REDIRECT, None),
+            Err(GatehouseError::OAuth {
+                error: "invalid_grant",
+                ..
+            })
+        ));
         assert!(matches!(
             w.gh.exchange_code(&browser(t0()), &public, &code, REDIRECT, Some(&wrong)),
             Err(GatehouseError::OAuth {
@@ -1047,17 +1173,11 @@ fn refresh_tokens_rotate_and_a_reused_one_ends_the_session() {
             "the session is over"
         );
         // It ended through the one revocation mechanism: audited with its reason, announced.
-        let ended =
-            w.gh.audit_events(&AuditEventFilter {
-                tenant: "acme".into(),
-                event_type: Some("session.terminated".into()),
-                ..Default::default()
-            })
-            .unwrap();
-        assert_eq!(ended.len(), 1, "{:?}", w.engine);
         assert_eq!(
-            serde_json::to_value(&ended[0].event).unwrap()["reason"],
-            "refresh_token_reuse"
+            session_end_reasons(w),
+            ["refresh_token_reuse"],
+            "{:?}",
+            w.engine
         );
         let revoked: Vec<_> =
             w.gh.events_since("acme", 0, 100)

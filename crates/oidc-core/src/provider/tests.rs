@@ -465,11 +465,6 @@ fn token_rejections() {
     let basic = "Basic YXBwOnNlY3JldA=="; // app:secret
     let cases: &[(&str, Option<&str>, Expect)] = &[
         (
-            "grant_type=authorization_code&code=c&redirect_uri=x&client_id=spa",
-            None,
-            expect!["error invalid_request (400): code_verifier is required for public clients"],
-        ),
-        (
             "grant_type=authorization_code&code=c&redirect_uri=x&client_id=spa&code_verifier=short",
             None,
             expect!["error invalid_request (400): malformed code_verifier"],
@@ -543,6 +538,39 @@ fn token_rejections() {
     for (form, header, expect) in cases {
         check_token(form, *header, expect);
     }
+}
+
+/// A request without a secret may be a public client or a confidential one that forgot its
+/// secret: only the provider, which knows the client, can tell, so the parser leaves the
+/// missing verifier to it (`invalid_client` for the forgetful confidential client).
+#[test]
+fn missing_verifier_is_left_to_the_provider() {
+    let form = "grant_type=authorization_code&code=c&redirect_uri=x&client_id=spa";
+    let parsed = TokenRequest::parse(pairs(form), None).unwrap();
+    assert!(matches!(
+        parsed.client,
+        ClientAuthentication::None { ref client_id } if client_id == "spa"
+    ));
+    assert!(matches!(
+        parsed.grant,
+        Grant::AuthorizationCode {
+            code_verifier: None,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn introspection_requires_the_token_parameter() {
+    let basic = Some("Basic YXBwOnNlY3JldA=="); // app:secret
+    let err =
+        IntrospectionRequest::parse(pairs("token_type_hint=access_token"), basic).unwrap_err();
+    assert_eq!(
+        (err.error.as_str(), err.description.as_ref()),
+        ("invalid_request", "token is required")
+    );
+    let ok = IntrospectionRequest::parse(pairs("token=abc"), basic).unwrap();
+    assert_eq!(ok.token, "abc");
 }
 
 #[test]

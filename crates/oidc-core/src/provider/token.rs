@@ -151,14 +151,15 @@ impl TokenRequest {
                 let code = params.require("code", "code is required")?;
                 let redirect_uri = params.require("redirect_uri", "redirect_uri is required")?;
                 let code_verifier = params.take("code_verifier");
-                match &code_verifier {
-                    Some(v) if !pkce::is_valid_verifier(v) => {
-                        return Err(invalid("malformed code_verifier"));
-                    }
-                    None if matches!(client, ClientAuthentication::None { .. }) => {
-                        return Err(invalid("code_verifier is required for public clients"));
-                    }
-                    _ => {}
+                // Whether a verifier is required is decided by the provider, which knows the
+                // client: a request without a secret may be a confidential client that forgot
+                // it (`invalid_client`, not a PKCE complaint), and a public client's code is
+                // burnt by its presentation even when the verifier is missing.
+                if code_verifier
+                    .as_deref()
+                    .is_some_and(|v| !pkce::is_valid_verifier(v))
+                {
+                    return Err(invalid("malformed code_verifier"));
                 }
                 Grant::AuthorizationCode {
                     code,
@@ -195,7 +196,7 @@ impl TokenRequest {
 pub struct IntrospectionRequest {
     /// How the resource server / app authenticated.
     pub client: ClientAuthentication,
-    /// The token to introspect (possibly empty: that is simply inactive).
+    /// The token to introspect (required by RFC 7662 §2.1; an unknown one is simply inactive).
     pub token: String,
 }
 
@@ -213,7 +214,7 @@ impl IntrospectionRequest {
     {
         let mut params = Params::collect(form, MAX_TOKEN_PARAMS, |_| MAX_TOKEN_VALUE_LEN)?;
         let client = client_authentication(&mut params, authorization)?;
-        let token = params.take("token").unwrap_or_default();
+        let token = params.require("token", "token is required")?;
         Ok(IntrospectionRequest { client, token })
     }
 }
