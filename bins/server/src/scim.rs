@@ -31,21 +31,31 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             // with `Allow: GET`, not a `404` from the `/{kind}` routes below (registered later,
             // so these resources match first).
             .service(
-                read_only("/ServiceProviderConfig").route(web::get().to(service_provider_config)),
+                allowing("/ServiceProviderConfig", "GET")
+                    .route(web::get().to(service_provider_config)),
             )
-            .service(read_only("/ResourceTypes").route(web::get().to(resource_types)))
-            .service(read_only("/ResourceTypes/{name}").route(web::get().to(resource_type)))
-            .service(read_only("/Schemas").route(web::get().to(schemas)))
-            .service(read_only("/Schemas/{id}").route(web::get().to(schema)))
-            .route("/.search", web::post().to(search_all))
-            .route("/Bulk", web::post().to(bulk))
-            .route("/{kind}", web::get().to(list))
-            .route("/{kind}", web::post().to(create))
-            .route("/{kind}/.search", web::post().to(search))
-            .route("/{kind}/{id}", web::get().to(get))
-            .route("/{kind}/{id}", web::put().to(replace))
-            .route("/{kind}/{id}", web::patch().to(patch))
-            .route("/{kind}/{id}", web::delete().to(delete)),
+            .service(allowing("/ResourceTypes", "GET").route(web::get().to(resource_types)))
+            .service(allowing("/ResourceTypes/{name}", "GET").route(web::get().to(resource_type)))
+            .service(allowing("/Schemas", "GET").route(web::get().to(schemas)))
+            .service(allowing("/Schemas/{id}", "GET").route(web::get().to(schema)))
+            .service(allowing("/.search", "POST").route(web::post().to(search_all)))
+            .service(allowing("/Bulk", "POST").route(web::post().to(bulk)))
+            .service(
+                allowing("/{kind}", "GET, POST")
+                    .route(web::get().to(list))
+                    .route(web::post().to(create)),
+            )
+            .service(allowing("/{kind}/.search", "POST").route(web::post().to(search)))
+            .service(
+                allowing("/{kind}/{id}", "GET, PUT, PATCH, DELETE")
+                    .route(web::get().to(get))
+                    .route(web::put().to(replace))
+                    .route(web::patch().to(patch))
+                    .route(web::delete().to(delete)),
+            )
+            // Anything else under a directory (`/Users/`, `/Users/a/b`, `/Me`): a SCIM `404`
+            // after authentication, never actix's bare empty one.
+            .default_service(web::to(no_such_endpoint)),
     );
 }
 
@@ -287,26 +297,53 @@ where
     .await
 }
 
-/// A discovery resource: its GET route is added by the caller, every other method is answered
-/// by [`method_not_allowed`].
-fn read_only(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(method_not_allowed))
+/// An endpoint whose routes the caller adds; any other method is answered by
+/// [`method_not_allowed`] with `allow` (RFC 9110 §15.5.6).
+fn allowing(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move |req: HttpRequest, gh: Facade| {
+        method_not_allowed(req, gh, allow)
+    }))
 }
 
-/// `405` with `Allow: GET` and a SCIM error body, after authentication (an unauthenticated
-/// caller learns nothing beyond the usual `401`).
-async fn method_not_allowed(req: HttpRequest, gh: Facade) -> Result<HttpResponse, Refusal> {
-    let correlation_id = scim_op(&req, &gh, |_, call, _| Ok(call.correlation_id.clone())).await?;
+/// `405` with `Allow` and a SCIM error body, after authentication (an unauthenticated caller
+/// learns nothing beyond the usual `401`). Under `/{kind}` an unknown resource type is `404`.
+async fn method_not_allowed(
+    req: HttpRequest,
+    gh: Facade,
+    allow: &'static str,
+) -> Result<HttpResponse, Refusal> {
+    let kind = match req.match_info().get("kind") {
+        Some(_) => kind_of(&req).map(drop),
+        None => Ok(()),
+    };
+    let correlation_id = scim_op(&req, &gh, move |_, call, _| {
+        kind?;
+        Ok(call.correlation_id.clone())
+    })
+    .await?;
     let detail = format!(
-        "{} is not supported here; this endpoint is read-only",
+        "{} is not supported on this endpoint; allowed: {allow}",
         req.method()
     );
     let body = gatehouse::scim_error_body(405, None, &detail);
     Ok(HttpResponse::MethodNotAllowed()
-        .insert_header((header::ALLOW, "GET"))
+        .insert_header((header::ALLOW, allow))
         .insert_header(("X-Correlation-Id", correlation_id))
         .content_type(SCIM_JSON)
         .body(body.to_string()))
+}
+
+/// A path under a directory that names no SCIM endpoint: `404` with a SCIM body, after
+/// authentication like every other answer here.
+async fn no_such_endpoint(req: HttpRequest, gh: Facade) -> Result<HttpResponse, Refusal> {
+    let outcome: Result<std::convert::Infallible, Refusal> = scim_op(&req, &gh, |_, _, _| {
+        Err(scim_model::ScimError::NotFound.into())
+    })
+    .await;
+    match outcome {
+        Ok(never) => match never {},
+        Err(refusal) => Err(refusal),
+    }
 }
 
 fn kind_of(req: &HttpRequest) -> gatehouse::Result<ScimKind> {
@@ -336,7 +373,7 @@ async fn read_body(payload: web::Payload) -> gatehouse::Result<web::Bytes> {
     match payload.to_bytes_limited(MAX_BODY).await {
         Ok(Ok(bytes)) => Ok(bytes),
         Err(_limit_exceeded) => Err(scim_model::ScimError::PayloadTooLarge {
-            size: MAX_BODY + 1,
+            size: None,
             limit: MAX_BODY,
         }
         .into()),
@@ -348,12 +385,7 @@ async fn read_body(payload: web::Payload) -> gatehouse::Result<web::Bytes> {
 }
 
 fn parse_json(body: gatehouse::Result<web::Bytes>) -> gatehouse::Result<Value> {
-    serde_json::from_slice(&body?).map_err(|_| {
-        scim_model::ScimError::InvalidSyntax {
-            reason: "the body is not valid JSON".into(),
-        }
-        .into()
-    })
+    Ok(scim_model::parse_body(&body?)?)
 }
 
 fn send(r: ScimResponse) -> HttpResponse {

@@ -1016,6 +1016,11 @@ impl Gatehouse {
             if !sq::update_user_versioned(conn, &row, old_row.version).map_err(uniqueness)? {
                 return Err(concurrent());
             }
+            if row.user_name != old_row.user_name {
+                // Its groups show the userName as the member's `display`: their ETags move too.
+                let groups = sq::group_ids_of_user(conn, &row.id)?;
+                sq::touch_groups(conn, &groups, call.now.timestamp())?;
+            }
         }
         let fields: Vec<String> = changes
             .changed_attributes
@@ -1238,6 +1243,7 @@ impl Gatehouse {
         }
         let left = sq::remove_user_memberships(conn, &row.id)?;
         if !left.is_empty() {
+            sq::touch_groups(conn, &left, call.now.timestamp())?;
             self.audit_memberships(conn, call, client, [row.id.clone()])?;
         }
         for group_id in &left {
@@ -1329,6 +1335,9 @@ impl Gatehouse {
         self.check_members(conn, client, added)?;
         sq::add_group_members(conn, &group.id, added)?;
         sq::remove_group_members(conn, &group.id, removed)?;
+        // Each of these users' `groups` changed: so did their representation and its ETag.
+        let affected: Vec<String> = added.iter().chain(removed).cloned().collect();
+        sq::touch_users(conn, &affected, call.now.timestamp())?;
         self.audit_memberships(
             conn,
             call,
@@ -1460,6 +1469,8 @@ impl Gatehouse {
                 .into_iter()
                 .map(|(id, _)| id)
                 .collect();
+            // ... and every member's `groups` shows the new name.
+            sq::touch_users(conn, &members, call.now.timestamp())?;
             self.remap_users(conn, call, &client.tenant_id, &members)?;
         }
         self.audit_scim(
@@ -1671,7 +1682,16 @@ impl Gatehouse {
                     .ok_or_else(not_found)?;
                 check_if_match(if_match, row.version)?;
                 let old = self.render_user(conn, client, &row)?;
-                let new = scim_model::replace_resource(&schema::USER, &old, body)?;
+                let mut new = scim_model::replace_resource(&schema::USER, &old, body)?;
+                // A PUT that leaves `active` out (or null) keeps the user's state: a profile
+                // update must never silently reactivate a deactivated user, which is what
+                // "unassigned means the default, true" would do (RFC 7644 §3.5.1 leaves
+                // omitted attributes to the provider).
+                if new.get("active").is_none_or(Value::is_null) {
+                    if let Some(o) = new.as_object_mut() {
+                        o.insert("active".into(), Value::Bool(row.active));
+                    }
+                }
                 self.write_user(
                     conn,
                     call,
@@ -1777,6 +1797,7 @@ impl Gatehouse {
                     .map(|(id, _)| id)
                     .collect();
                 sq::delete_group(conn, &row.id)?;
+                sq::touch_users(conn, &members, call.now.timestamp())?;
                 self.audit_memberships(conn, call, client, members.iter().cloned())?;
                 self.emit_group(conn, call, client, "group.deleted", &row)?;
                 if !members.is_empty() {
@@ -1967,6 +1988,9 @@ impl Gatehouse {
                     "deactivate the user before deleting it",
                 ));
             }
+            // The groups it leaves lose a member: their representations change.
+            let left = sq::remove_user_memberships(conn, &user.id)?;
+            sq::touch_groups(conn, &left, call.now.timestamp())?;
             sq::hard_delete_user(conn, &t.id, &user.id)?;
             self.audit(
                 conn,

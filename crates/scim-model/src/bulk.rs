@@ -105,13 +105,11 @@ impl BulkRequest {
     pub fn parse(body: &[u8], limits: BulkLimits) -> Result<Self> {
         if body.len() > limits.max_payload_size {
             return Err(ScimError::PayloadTooLarge {
-                size: body.len(),
+                size: Some(body.len()),
                 limit: limits.max_payload_size,
             });
         }
-        let value: Value = serde_json::from_slice(body).map_err(|_| ScimError::InvalidSyntax {
-            reason: "bulk request is not valid JSON".into(),
-        })?;
+        let value = crate::body::parse_body(body)?;
         Self::from_json(&value, limits.max_operations)
     }
 
@@ -145,8 +143,7 @@ impl BulkRequest {
             .and_then(|(_, v)| v.as_array())
             .ok_or_else(|| syntax("missing Operations array"))?;
         if ops.len() > max_operations {
-            return Err(ScimError::TooMany {
-                what: "bulk operations",
+            return Err(ScimError::TooManyOperations {
                 limit: max_operations,
             });
         }

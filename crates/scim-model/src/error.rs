@@ -125,11 +125,18 @@ pub enum ScimError {
         reason: &'static str,
     },
     /// The body exceeds the configured maximum size (bulk `maxPayloadSize`).
-    #[error("payload of {size} bytes exceeds the limit of {limit} bytes")]
+    #[error("the payload exceeds the limit of {limit} bytes")]
     PayloadTooLarge {
-        /// Actual size in bytes.
-        size: usize,
+        /// The size in bytes, where it is known (a streamed body is cut at the limit).
+        size: Option<usize>,
         /// The configured limit.
+        limit: usize,
+    },
+    /// A bulk (or PATCH) request has more operations than the server takes at once: RFC 7644
+    /// §3.7.4 answers an exceeded bulk limit with `413`, and one PATCH is held to the same rule.
+    #[error("the request has more than {limit} operations")]
+    TooManyOperations {
+        /// The limit (bulk `maxOperations`, or the PATCH limit).
         limit: usize,
     },
     /// The addressed resource does not exist (raised by the server, mapped here).
@@ -155,6 +162,7 @@ impl ScimError {
             ScimError::InvalidVersion => Some(ScimType::InvalidVers),
             ScimError::Sensitive { .. } => Some(ScimType::Sensitive),
             ScimError::PayloadTooLarge { .. }
+            | ScimError::TooManyOperations { .. }
             | ScimError::NotFound
             | ScimError::PreconditionFailed => None,
         }
@@ -165,7 +173,7 @@ impl ScimError {
         match self {
             ScimError::Uniqueness { .. } => 409,
             ScimError::Sensitive { .. } => 403,
-            ScimError::PayloadTooLarge { .. } => 413,
+            ScimError::PayloadTooLarge { .. } | ScimError::TooManyOperations { .. } => 413,
             ScimError::NotFound => 404,
             ScimError::PreconditionFailed => 412,
             ScimError::InvalidFilter { .. }

@@ -692,6 +692,11 @@ impl<'a> Parser<'a> {
                 .ok_or_else(|| self.error(start, "invalid string"))?;
             let s: String = serde_json::from_str(raw)
                 .map_err(|_| self.error(start, "invalid string literal"))?;
+            // No stored value can contain NUL (PostgreSQL text cannot hold it, and request
+            // bodies refuse it), and SQLite's LIKE would stop at it and match too much.
+            if s.contains('\0') {
+                return Err(self.error(start, "NUL characters are not allowed in strings"));
+            }
             self.pos = i + 1;
             return Ok(Some((start, Tok::Str(s))));
         }

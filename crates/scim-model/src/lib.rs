@@ -32,6 +32,7 @@
 //! # Ok::<(), scim_model::ScimError>(())
 //! ```
 
+pub mod body;
 pub mod bulk;
 pub mod discovery;
 pub mod error;
@@ -41,6 +42,7 @@ pub mod patch;
 pub mod resource;
 pub mod schema;
 
+pub use body::parse_body;
 pub use bulk::{
     BulkLimits, BulkMethod, BulkOperation, BulkOperationResult, BulkRequest, BulkResponse,
 };

@@ -206,8 +206,7 @@ impl PatchRequest {
             return Err(syntax("Operations is empty"));
         }
         if ops.len() > max_operations {
-            return Err(ScimError::TooMany {
-                what: "PATCH operations",
+            return Err(ScimError::TooManyOperations {
                 limit: max_operations,
             });
         }

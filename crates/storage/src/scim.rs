@@ -350,6 +350,9 @@ pub fn revoke_token(conn: &mut Conn, directory_id: &str, id: &str, at: i64) -> R
 
 /// A user provisioned by `directory_id`.
 pub fn find_directory_user(conn: &mut Conn, directory_id: &str, id: &str) -> Result<Option<User>> {
+    if !storable(id) {
+        return Ok(None);
+    }
     classify(
         users::table
             .find(id)
@@ -358,6 +361,12 @@ pub fn find_directory_user(conn: &mut Conn, directory_id: &str, id: &str) -> Res
             .first(conn)
             .optional(),
     )
+}
+
+/// Whether a key from a URL could be stored at all: PostgreSQL's `text` cannot hold NUL, so
+/// a lookup by such a key would fail as a query error; no row can have it on either engine.
+fn storable(key: &str) -> bool {
+    !key.contains('\0')
 }
 
 /// The user of a tenant holding a (lower-cased) `userName`, whichever directory owns it.
@@ -581,6 +590,9 @@ pub fn find_directory_group(
     directory_id: &str,
     id: &str,
 ) -> Result<Option<Group>> {
+    if !storable(id) {
+        return Ok(None);
+    }
     classify(
         groups::table
             .find(id)
@@ -750,17 +762,55 @@ pub fn groups_of_users(
 
 /// Remove a user from every group; returns the group ids it left.
 pub fn remove_user_memberships(conn: &mut Conn, user_id: &str) -> Result<Vec<String>> {
-    let ids: Vec<String> = classify(
-        group_members::table
-            .filter(group_members::user_id.eq(user_id))
-            .select(group_members::group_id)
-            .load(conn),
-    )?;
+    let ids = group_ids_of_user(conn, user_id)?;
     classify(
         diesel::delete(group_members::table.filter(group_members::user_id.eq(user_id)))
             .execute(conn),
     )?;
     Ok(ids)
+}
+
+/// The ids of the groups a user is a member of.
+pub fn group_ids_of_user(conn: &mut Conn, user_id: &str) -> Result<Vec<String>> {
+    classify(
+        group_members::table
+            .filter(group_members::user_id.eq(user_id))
+            .select(group_members::group_id)
+            .load(conn),
+    )
+}
+
+/// Record that these users' SCIM representations changed although their rows did not (their
+/// `groups` did): a new `meta.version` (so an ETag taken before no longer matches) and
+/// `meta.lastModified`. One statement per 500 ids.
+pub fn touch_users(conn: &mut Conn, user_ids: &[String], now: i64) -> Result<()> {
+    for chunk in user_ids.chunks(500) {
+        classify(
+            diesel::update(users::table.filter(users::id.eq_any(chunk)))
+                .set((
+                    users::version.eq(users::version + 1),
+                    users::updated_at.eq(now),
+                ))
+                .execute(conn),
+        )?;
+    }
+    Ok(())
+}
+
+/// The same for groups whose `members` changed through their users (a renamed or removed
+/// member).
+pub fn touch_groups(conn: &mut Conn, group_ids: &[String], now: i64) -> Result<()> {
+    for chunk in group_ids.chunks(500) {
+        classify(
+            diesel::update(groups::table.filter(groups::id.eq_any(chunk)))
+                .set((
+                    groups::version.eq(groups::version + 1),
+                    groups::updated_at.eq(now),
+                ))
+                .execute(conn),
+        )?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

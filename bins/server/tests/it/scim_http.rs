@@ -84,18 +84,30 @@ fn scim_over_http() {
         let doc = http.get(&doc_uri).send().unwrap().text().unwrap();
         assert!(doc.contains("## Supported filters"));
 
-        // The discovery documents are read-only: other methods are 405 with `Allow: GET`
-        // (scim2-tester's `*_endpoint_methods` checks; they used to fall through to 404),
-        // after authentication.
-        for (method, path) in [
-            (reqwest::Method::POST, "/ServiceProviderConfig"),
-            (reqwest::Method::PUT, "/ResourceTypes"),
-            (reqwest::Method::PATCH, "/ResourceTypes/User"),
-            (reqwest::Method::DELETE, "/Schemas"),
+        // A method an endpoint does not take is 405 with its `Allow` (the discovery documents
+        // are read-only: scim2-tester's `*_endpoint_methods` checks; resource endpoints were
+        // found by an abuse run), after authentication; they used to fall through to a bare
+        // 404.
+        for (method, path, allow) in [
+            (reqwest::Method::POST, "/ServiceProviderConfig", "GET"),
+            (reqwest::Method::PUT, "/ResourceTypes", "GET"),
+            (reqwest::Method::PATCH, "/ResourceTypes/User", "GET"),
+            (reqwest::Method::DELETE, "/Schemas", "GET"),
             (
                 reqwest::Method::PUT,
                 "/Schemas/urn:ietf:params:scim:schemas:core:2.0:User",
+                "GET",
             ),
+            (reqwest::Method::DELETE, "/Users", "GET, POST"),
+            (reqwest::Method::PUT, "/Groups", "GET, POST"),
+            (
+                reqwest::Method::POST,
+                "/Users/usr_x",
+                "GET, PUT, PATCH, DELETE",
+            ),
+            (reqwest::Method::GET, "/Bulk", "POST"),
+            (reqwest::Method::GET, "/.search", "POST"),
+            (reqwest::Method::DELETE, "/Users/.search", "POST"),
         ] {
             let url = format!("{base_url}{path}");
             let (s, h, e) = body(
@@ -109,9 +121,71 @@ fn scim_over_http() {
                 (405, Some("405")),
                 "{method} {path}"
             );
-            assert_eq!(h["allow"], "GET");
+            assert_eq!(h["allow"], allow);
             let (s, _, _) = body(http.request(method, &url).send().unwrap());
             assert_eq!(s, 401, "{path}");
+        }
+        // A path that names no endpoint is a SCIM 404 (after authentication), and so is a
+        // wrong method on an unknown resource type.
+        for (method, path) in [
+            (reqwest::Method::GET, "/Users/"),
+            (reqwest::Method::GET, "/Users/usr_x/extra"),
+            (reqwest::Method::GET, "/Me"),
+            (reqwest::Method::DELETE, "/Widgets"),
+        ] {
+            let url = format!("{base_url}{path}");
+            let (s, h, e) = body(
+                scim(http.request(method.clone(), &url), &token)
+                    .send()
+                    .unwrap(),
+            );
+            assert_eq!(
+                (s, e["status"].as_str()),
+                (404, Some("404")),
+                "{method} {path}"
+            );
+            assert_eq!(h["content-type"], "application/scim+json", "{path}");
+            let (s, _, _) = body(http.request(method, &url).send().unwrap());
+            assert_eq!(s, 401, "{path}");
+        }
+
+        // NUL characters: PostgreSQL cannot store them and SQLite's LIKE stops at them; on
+        // both engines they are the client's error, never a 503 or a too-wide match.
+        let nul_user = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                              "userName": "nul@x\u{0}evil"});
+        let (s, _, e) = body(
+            scim(http.post(format!("{base_url}/Users")), &token)
+                .body(nul_user.to_string())
+                .send()
+                .unwrap(),
+        );
+        assert_eq!(
+            (s, e["scimType"].as_str()),
+            (400, Some("invalidValue")),
+            "{engine:?}: {e}"
+        );
+        let (s, _, e) = body(
+            scim(http.get(format!("{base_url}/Users")), &token)
+                .query(&[("filter", r#"userName co "\u0000""#)])
+                .send()
+                .unwrap(),
+        );
+        assert_eq!(
+            (s, e["scimType"].as_str()),
+            (400, Some("invalidFilter")),
+            "{engine:?}: {e}"
+        );
+        for kind in ["Users", "Groups"] {
+            let (s, _, e) = body(
+                scim(http.get(format!("{base_url}/{kind}/%00")), &token)
+                    .send()
+                    .unwrap(),
+            );
+            assert_eq!(
+                (s, e["status"].as_str()),
+                (404, Some("404")),
+                "{engine:?}: {kind}"
+            );
         }
 
         // No token, a wrong token: 401 with a SCIM error body and a Bearer challenge.

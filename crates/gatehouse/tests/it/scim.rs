@@ -79,6 +79,16 @@ fn create(gh: &Gatehouse, d: &Dir, kind: ScimKind, body: &Value) -> Value {
     r.body.unwrap()
 }
 
+/// POST a core User made of `fields` (the `schemas` are added); its id.
+fn create_user(gh: &Gatehouse, d: &Dir, fields: Value) -> String {
+    let mut body = fields;
+    body["schemas"] = json!(["urn:ietf:params:scim:schemas:core:2.0:User"]);
+    create(gh, d, ScimKind::User, &body)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 fn patch(gh: &Gatehouse, d: &Dir, kind: ScimKind, id: &str, body: &Value) -> Value {
     let r = gh
         .scim_patch(&scim_call(d), &d.client, kind, id, body, None)
@@ -936,6 +946,127 @@ fn removing_active_is_refused_and_never_reactivates() {
         assert_eq!(after["active"], json!(false), "{engine:?}");
         // Created (1), deactivated (2); the refused PATCHes wrote nothing.
         assert_eq!(after["meta"]["version"], json!("W/\"2\""), "{engine:?}");
+    }
+}
+
+#[test]
+fn a_put_without_active_keeps_a_deactivated_user_deactivated() {
+    // Found by an abuse run: a full-object PUT that leaves `active` out (as some IdPs' profile
+    // updates do) used to reset it to the default, `true`, bringing a leaver back.
+    for engine in ENGINES {
+        let (_db, gh) = tenant_world(engine);
+        let d = directory(&gh, "acme", "Okta");
+        let core = "urn:ietf:params:scim:schemas:core:2.0:User";
+        let id = create_user(
+            &gh,
+            &d,
+            json!({"userName": "gone@acme.test", "active": false}),
+        );
+        for body in [
+            json!({"schemas": [core], "userName": "gone@acme.test", "title": "put"}),
+            json!({"schemas": [core], "userName": "gone@acme.test", "active": null}),
+        ] {
+            let r = gh
+                .scim_replace(&scim_call(&d), &d.client, ScimKind::User, &id, &body, None)
+                .unwrap();
+            assert_eq!(r.body.unwrap()["active"], json!(false), "{engine:?}");
+        }
+        assert_eq!(gh.seat_count("acme").unwrap().active_users, 0, "{engine:?}");
+        // An explicit `true` still reactivates.
+        let body = json!({"schemas": [core], "userName": "gone@acme.test", "active": true});
+        let r = gh
+            .scim_replace(&scim_call(&d), &d.client, ScimKind::User, &id, &body, None)
+            .unwrap();
+        assert_eq!(r.body.unwrap()["active"], json!(true), "{engine:?}");
+    }
+}
+
+#[test]
+fn etags_move_when_groups_or_members_change_through_the_other_side() {
+    // Found by an abuse run: a user's `groups` and a group's `members[].display` are part of
+    // their representations, but changing them through the other resource kept the old ETag,
+    // so `If-None-Match` answered 304 for a changed body and a stale `If-Match` was accepted.
+    for engine in ENGINES {
+        let (_db, gh) = tenant_world(engine);
+        let d = directory(&gh, "acme", "Okta");
+        let uid = create_user(&gh, &d, json!({"userName": "ann@acme.test"}));
+        let group = create(
+            &gh,
+            &d,
+            ScimKind::Group,
+            &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                    "displayName": "Eng"}),
+        );
+        let gid = group["id"].as_str().unwrap().to_owned();
+        let etag = |kind, id: &str| get(&gh, &d, kind, id).unwrap().etag.unwrap();
+        let patch_op = |op: Value| {
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                   "Operations": [op]})
+        };
+        // Each step changes one side (a PATCH operation, or `None`: DELETE); the other side's
+        // ETag must move with its body. (watched, what happens, changed, change)
+        let steps = [
+            (
+                ScimKind::User,
+                "member added",
+                ScimKind::Group,
+                Some(json!({"op": "add", "path": "members", "value": [{"value": uid}]})),
+            ),
+            (
+                ScimKind::User,
+                "group renamed",
+                ScimKind::Group,
+                Some(json!({"op": "replace", "path": "displayName", "value": "Engineering"})),
+            ),
+            (
+                ScimKind::Group,
+                "member renamed",
+                ScimKind::User,
+                Some(json!({"op": "replace", "path": "userName", "value": "anne@acme.test"})),
+            ),
+            (ScimKind::Group, "member deleted", ScimKind::User, None),
+        ];
+        let id_of = |kind| {
+            if matches!(kind, ScimKind::User) {
+                &uid
+            } else {
+                &gid
+            }
+        };
+        for (observed, step, changed, change) in steps {
+            let observed_id = id_of(observed);
+            let before = etag(observed, observed_id);
+            match change {
+                Some(op) => {
+                    patch(&gh, &d, changed, id_of(changed), &patch_op(op));
+                }
+                None => {
+                    gh.scim_delete(&scim_call(&d), &d.client, changed, id_of(changed), None)
+                        .unwrap();
+                }
+            }
+            let after = gh
+                .scim_get(
+                    &d.client,
+                    observed,
+                    observed_id,
+                    &Projection::default(),
+                    Some(&before),
+                )
+                .unwrap();
+            assert_eq!(after.status, 200, "{engine:?}: {step}: not 304");
+            assert_ne!(after.etag.unwrap(), before, "{engine:?}: {step}");
+        }
+        // A stale If-Match on the group is refused.
+        let (status, _, _) = scim_status(gh.scim_patch(
+            &scim_call(&d),
+            &d.client,
+            ScimKind::Group,
+            &gid,
+            &patch_op(json!({"op": "replace", "path": "displayName", "value": "X"})),
+            Some("W/\"2\""),
+        ));
+        assert_eq!(status, 412, "{engine:?}");
     }
 }
 

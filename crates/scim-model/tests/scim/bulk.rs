@@ -75,7 +75,7 @@ fn limits_and_malformed_requests() {
     ]));
     assert_eq!(
         render_error(&BulkRequest::parse(&four, LIMITS).unwrap_err()),
-        "error 400 tooMany"
+        "error 413 -"
     );
     let cases = [
         json!([{"method": "POST", "path": "/Users", "data": {}}]),

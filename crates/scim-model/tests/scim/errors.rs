@@ -31,7 +31,11 @@ fn status_and_scim_type_mapping() {
         },
         ScimError::InvalidVersion,
         ScimError::Sensitive { reason: "x" },
-        ScimError::PayloadTooLarge { size: 2, limit: 1 },
+        ScimError::PayloadTooLarge {
+            size: Some(2),
+            limit: 1,
+        },
+        ScimError::TooManyOperations { limit: 1000 },
         ScimError::NotFound,
         ScimError::PreconditionFailed,
     ];
@@ -57,6 +61,7 @@ fn status_and_scim_type_mapping() {
             "400 invalidValue",
             "400 invalidVers",
             "403 sensitive",
+            "413 -",
             "413 -",
             "404 -",
             "412 -",

@@ -127,6 +127,7 @@ fn malformed_filters_are_invalid_filter() {
         1abc pr
         a..b pr
         userName eq "bad \x escape"
+        userName co "nul \u0000 escaped"
         userName eq 01
         a pr # b pr
         emails[type eq "work"].value
@@ -150,6 +151,7 @@ fn malformed_filters_are_invalid_filter() {
             1abc pr  =>  error 400 invalidFilter @0
             a..b pr  =>  error 400 invalidFilter @0
             userName eq "bad \x escape"  =>  error 400 invalidFilter @12
+            userName co "nul \u0000 escaped"  =>  error 400 invalidFilter @12
             userName eq 01  =>  error 400 invalidFilter @12
             a pr # b pr  =>  error 400 invalidFilter @5
             emails[type eq "work"].value  =>  error 400 invalidFilter @28

@@ -558,7 +558,7 @@ fn error_cases() {
         json!({"op": "remove", "path": "title"});
         101
     ]));
-    expect!["error 400 tooMany"].assert_eq(&render(
+    expect!["error 413 -"].assert_eq(&render(
         &schema::USER,
         &fixture("base/user.json"),
         &too_many,
