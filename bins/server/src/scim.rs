@@ -416,8 +416,26 @@ async fn documentation() -> HttpResponse {
         .body(include_str!("../../../docs/scim.md"))
 }
 
+/// RFC 7644 §4: the discovery endpoints do not filter, and a `filter` is refused with `403` so
+/// that no client takes the unfiltered document for the matches of its filter.
+fn unfiltered(req: &HttpRequest) -> gatehouse::Result<()> {
+    let filtered = query_pairs(req)
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("filter"));
+    if filtered {
+        return Err(GatehouseError::Scim {
+            status: 403,
+            scim_type: None,
+            detail: "the discovery endpoints do not support filtering".into(),
+        });
+    }
+    Ok(())
+}
+
 async fn service_provider_config(req: HttpRequest, gh: Facade) -> Result<HttpResponse, Refusal> {
+    let unfiltered = unfiltered(&req);
     let doc = scim_op(&req, &gh, |gh, _, client| {
+        unfiltered?;
         Ok(gh.scim_service_provider_config(client))
     })
     .await?;
@@ -425,7 +443,9 @@ async fn service_provider_config(req: HttpRequest, gh: Facade) -> Result<HttpRes
 }
 
 async fn resource_types(req: HttpRequest, gh: Facade) -> Result<HttpResponse, Refusal> {
+    let unfiltered = unfiltered(&req);
     let doc = scim_op(&req, &gh, |gh, _, client| {
+        unfiltered?;
         gh.scim_resource_types(client, None)
     })
     .await?;
@@ -437,8 +457,10 @@ async fn resource_type(
     gh: Facade,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, Refusal> {
+    let unfiltered = unfiltered(&req);
     let name = path.into_inner().1;
     let doc = scim_op(&req, &gh, move |gh, _, client| {
+        unfiltered?;
         gh.scim_resource_types(client, Some(&name))
     })
     .await?;
@@ -446,7 +468,12 @@ async fn resource_type(
 }
 
 async fn schemas(req: HttpRequest, gh: Facade) -> Result<HttpResponse, Refusal> {
-    let doc = scim_op(&req, &gh, |gh, _, client| gh.scim_schemas(client, None)).await?;
+    let unfiltered = unfiltered(&req);
+    let doc = scim_op(&req, &gh, |gh, _, client| {
+        unfiltered?;
+        gh.scim_schemas(client, None)
+    })
+    .await?;
     Ok(document(doc))
 }
 
@@ -455,8 +482,10 @@ async fn schema(
     gh: Facade,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, Refusal> {
+    let unfiltered = unfiltered(&req);
     let id = path.into_inner().1;
     let doc = scim_op(&req, &gh, move |gh, _, client| {
+        unfiltered?;
         gh.scim_schemas(client, Some(&id))
     })
     .await?;

@@ -211,25 +211,65 @@ fn uniqueness(e: StorageError) -> GatehouseError {
     }
 }
 
-/// `W/"<version>"`.
+/// `W/"<version>"`: a group's ETag (its row is written whenever its representation changes:
+/// its own writes, and a member's rename or deletion through `touch_groups`).
 pub fn scim_etag(version: i64) -> String {
     format!("W/\"{version}\"")
 }
 
-/// Whether an `If-Match` / `If-None-Match` header value names this version (`*` always does).
-fn etag_matches(header: &str, version: i64) -> bool {
-    let want = version.to_string();
+/// A user's ETag: its row version and, when it is in groups, a digest of them
+/// (`W/"<version>.<digest>"`). A user's `groups` change through group writes (a membership,
+/// a rename) that do not write the user row; bumping the row from those writes would lock user
+/// rows inside group transactions, which deadlocked against concurrent group pushes and user
+/// writes. The digest moves the ETag with the representation without a write.
+pub fn user_etag(version: i64, groups: &[(String, String)]) -> String {
+    if groups.is_empty() {
+        return scim_etag(version);
+    }
+    let mut hasher = openssl::sha::Sha256::new();
+    for (id, name) in groups {
+        for part in [id, name] {
+            hasher.update(part.as_bytes());
+            hasher.update(&[0]);
+        }
+    }
+    let digest: String = hasher.finish()[..6]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("W/\"{version}.{digest}\"")
+}
+
+/// Whether an `If-Match` / `If-None-Match` header value names this entity tag (`*` always
+/// does). Weak comparison: `W/` and the quotes are not part of the identity.
+fn etag_matches(header: &str, etag: &str) -> bool {
+    let opaque = |tag: &str| {
+        tag.trim()
+            .trim_start_matches("W/")
+            .trim_matches('"')
+            .to_owned()
+    };
+    let want = opaque(etag);
     header
         .split(',')
         .map(str::trim)
-        .any(|tag| tag == "*" || tag.trim_start_matches("W/").trim_matches('"') == want)
+        .any(|tag| tag == "*" || opaque(tag) == want)
 }
 
-fn check_if_match(if_match: Option<&str>, version: i64) -> Result<()> {
+fn check_if_match(if_match: Option<&str>, etag: &str) -> Result<()> {
     match if_match {
-        Some(h) if !etag_matches(h, version) => Err(ScimError::PreconditionFailed.into()),
+        Some(h) if !etag_matches(h, etag) => Err(ScimError::PreconditionFailed.into()),
         _ => Ok(()),
     }
+}
+
+/// The entity tag a rendered resource carries in `meta.version`.
+fn etag_of(resource: &Value) -> String {
+    resource
+        .pointer("/meta/version")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn time(secs: i64) -> chrono::DateTime<chrono::Utc> {
@@ -484,12 +524,29 @@ fn page<F>(req: &SearchRequest, sort_by: Option<F>) -> Page<F> {
     }
 }
 
-fn unsortable(p: &AttrPath) -> GatehouseError {
+fn unsortable(p: &AttrPath, kind: ScimKind) -> GatehouseError {
+    let sortable = match kind {
+        ScimKind::User => {
+            "id, userName, externalId, active, emails.value, meta.created, meta.lastModified"
+        }
+        ScimKind::Group => "id, displayName, externalId, meta.created, meta.lastModified",
+    };
     scim_err(
         400,
         Some("invalidValue"),
-        format!("sortBy {p} is not supported; sortable: id, userName, externalId, active, emails.value, displayName, meta.created, meta.lastModified"),
+        format!(
+            "sortBy {p} is not supported for {}; sortable: {sortable}",
+            kind.name()
+        ),
     )
+}
+
+/// Whether `kind` can sort by `p`.
+fn sortable(kind: ScimKind, p: &AttrPath) -> bool {
+    match kind {
+        ScimKind::User => user_sort(p).is_some(),
+        ScimKind::Group => group_sort(p).is_some(),
+    }
 }
 
 /// Whether a projection needs the group's member list (loading it is the expensive part of a
@@ -752,6 +809,22 @@ impl Gatehouse {
 
     // ----- rendering -----
 
+    /// `If-Match` against a user's current ETag (its groups are read only when it is sent).
+    fn check_user_if_match(
+        &self,
+        conn: &mut storage::Conn,
+        row: &models::User,
+        if_match: Option<&str>,
+    ) -> Result<()> {
+        match if_match {
+            None => Ok(()),
+            Some(_) => {
+                let groups = sq::groups_of_user(conn, &row.id)?;
+                check_if_match(if_match, &user_etag(row.version, &groups))
+            }
+        }
+    }
+
     fn render_user(
         &self,
         conn: &mut storage::Conn,
@@ -773,6 +846,7 @@ impl Gatehouse {
         // The column is the truth: a SAML-side or admin deactivation shows here too.
         obj.insert("active".into(), Value::Bool(row.active));
         let base = self.scim_base_url(&client.directory_id);
+        let etag = user_etag(row.version, &groups);
         let groups: Vec<Value> = groups
             .into_iter()
             .map(|(id, name)| {
@@ -789,7 +863,7 @@ impl Gatehouse {
             &row.id,
             time(row.created_at),
             time(row.updated_at),
-            Some(scim_etag(row.version)),
+            Some(etag),
         );
         scim_model::set_server_attributes(&mut v, &row.id, &meta);
         v
@@ -837,7 +911,9 @@ impl Gatehouse {
         Ok(v)
     }
 
-    fn respond(&self, status: u16, body: Value, version: i64, location: bool) -> ScimResponse {
+    /// A resource answer; its `ETag` header is the `meta.version` of the full resource (taken
+    /// before any projection).
+    fn respond(&self, status: u16, etag: String, body: Value, location: bool) -> ScimResponse {
         let loc = if location {
             body.pointer("/meta/location")
                 .and_then(Value::as_str)
@@ -848,7 +924,7 @@ impl Gatehouse {
         ScimResponse {
             status,
             body: Some(body),
-            etag: Some(scim_etag(version)),
+            etag: Some(etag),
             location: loc,
         }
     }
@@ -915,8 +991,13 @@ impl Gatehouse {
                 GatehouseError::InvalidInput { .. } => 400,
                 _ => 500,
             };
+            // The status and scimType only: a refusal's detail can quote the request (a path,
+            // a filter), and the audit trail records names and counts, never values. The
+            // detail goes to the caller and to the logs.
             let summary = match e {
-                GatehouseError::Scim { detail, .. } => format!("refused: {detail}"),
+                GatehouseError::Scim { scim_type, .. } => {
+                    format!("refused: {}", scim_type.unwrap_or("no scimType"))
+                }
                 _ => "failed".to_owned(),
             };
             // Best effort: an audit failure must not hide the original error from the client.
@@ -1011,15 +1092,17 @@ impl Gatehouse {
         );
         let changed = row != old_row;
         if changed {
+            if row.user_name != old_row.user_name {
+                // Its groups show the userName as the member's `display`: their ETags move too.
+                // Groups are locked before the user (LOCKING in docs/architecture.md): a group
+                // push locks its group and then, adding members, their user rows.
+                let groups = sq::group_ids_of_user(conn, &row.id)?;
+                sq::touch_groups(conn, &groups, call.now.timestamp())?;
+            }
             row.version = old_row.version + 1;
             row.updated_at = call.now.timestamp();
             if !sq::update_user_versioned(conn, &row, old_row.version).map_err(uniqueness)? {
                 return Err(concurrent());
-            }
-            if row.user_name != old_row.user_name {
-                // Its groups show the userName as the member's `display`: their ETags move too.
-                let groups = sq::group_ids_of_user(conn, &row.id)?;
-                sq::touch_groups(conn, &groups, call.now.timestamp())?;
             }
         }
         let fields: Vec<String> = changes
@@ -1078,7 +1161,7 @@ impl Gatehouse {
             },
         )?;
         let body = self.render_user(conn, client, &row)?;
-        Ok(self.respond(200, body, row.version, false))
+        Ok(self.respond(200, etag_of(&body), body, false))
     }
 
     /// The one deactivation mechanism: every session of the user ends now (tokens die with
@@ -1217,7 +1300,7 @@ impl Gatehouse {
         )?;
         // A user created just now belongs to no group yet: nothing to look up.
         let body = self.render_user_in(client, &row, Vec::new());
-        Ok(self.respond(201, body, row.version, true))
+        Ok(self.respond(201, etag_of(&body), body, true))
     }
 
     fn delete_user(
@@ -1230,8 +1313,11 @@ impl Gatehouse {
     ) -> Result<ScimResponse> {
         let mut row =
             sq::find_directory_user(conn, &client.directory_id, id)?.ok_or_else(not_found)?;
-        check_if_match(if_match, row.version)?;
+        self.check_user_if_match(conn, &row, if_match)?;
         let was_active = row.active;
+        // Out of its groups first: groups are locked before users (LOCKING in
+        // docs/architecture.md).
+        let left = sq::remove_user_memberships(conn, &row.id, call.now.timestamp())?;
         // Deletion deactivates and detaches the user from the directory; the row, its links
         // and its history stay (hard deletion is a separate admin action).
         row.active = false;
@@ -1241,9 +1327,7 @@ impl Gatehouse {
         if !sq::update_user_versioned(conn, &row, row.version - 1)? {
             return Err(concurrent());
         }
-        let left = sq::remove_user_memberships(conn, &row.id)?;
         if !left.is_empty() {
-            sq::touch_groups(conn, &left, call.now.timestamp())?;
             self.audit_memberships(conn, call, client, [row.id.clone()])?;
         }
         for group_id in &left {
@@ -1335,9 +1419,6 @@ impl Gatehouse {
         self.check_members(conn, client, added)?;
         sq::add_group_members(conn, &group.id, added)?;
         sq::remove_group_members(conn, &group.id, removed)?;
-        // Each of these users' `groups` changed: so did their representation and its ETag.
-        let affected: Vec<String> = added.iter().chain(removed).cloned().collect();
-        sq::touch_users(conn, &affected, call.now.timestamp())?;
         self.audit_memberships(
             conn,
             call,
@@ -1420,7 +1501,7 @@ impl Gatehouse {
             format!("created with {} members", members.len()),
         )?;
         let body = self.render_group(conn, client, &row, true)?;
-        Ok(self.respond(201, body, row.version, true))
+        Ok(self.respond(201, etag_of(&body), body, true))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1469,8 +1550,6 @@ impl Gatehouse {
                 .into_iter()
                 .map(|(id, _)| id)
                 .collect();
-            // ... and every member's `groups` shows the new name.
-            sq::touch_users(conn, &members, call.now.timestamp())?;
             self.remap_users(conn, call, &client.tenant_id, &members)?;
         }
         self.audit_scim(
@@ -1495,7 +1574,7 @@ impl Gatehouse {
             ),
         )?;
         let body = self.render_group(conn, client, &row, true)?;
-        Ok(self.respond(200, body, row.version, false))
+        Ok(self.respond(200, etag_of(&body), body, false))
     }
 
     // ----- the public SCIM operations -----
@@ -1524,26 +1603,34 @@ impl Gatehouse {
         if_none_match: Option<&str>,
     ) -> Result<ScimResponse> {
         self.transaction(|conn| {
-            let (body, version) = match kind {
+            let body = match kind {
                 ScimKind::User => {
                     let row = sq::find_directory_user(conn, &client.directory_id, id)?
                         .ok_or_else(not_found)?;
-                    if if_none_match.is_some_and(|h| etag_matches(h, row.version)) {
-                        return Ok(not_modified(row.version));
+                    let groups = sq::groups_of_user(conn, &row.id)?;
+                    let etag = user_etag(row.version, &groups);
+                    if if_none_match.is_some_and(|h| etag_matches(h, &etag)) {
+                        return Ok(not_modified(etag));
                     }
-                    (self.render_user(conn, client, &row)?, row.version)
+                    self.render_user_in(client, &row, groups)
                 }
                 ScimKind::Group => {
                     let row = sq::find_directory_group(conn, &client.directory_id, id)?
                         .ok_or_else(not_found)?;
-                    if if_none_match.is_some_and(|h| etag_matches(h, row.version)) {
-                        return Ok(not_modified(row.version));
+                    let etag = scim_etag(row.version);
+                    if if_none_match.is_some_and(|h| etag_matches(h, &etag)) {
+                        return Ok(not_modified(etag));
                     }
                     let with = wants_members(projection);
-                    (self.render_group(conn, client, &row, with)?, row.version)
+                    self.render_group(conn, client, &row, with)?
                 }
             };
-            Ok(self.respond(200, projection.apply(kind.schema(), &body), version, false))
+            Ok(self.respond(
+                200,
+                etag_of(&body),
+                projection.apply(kind.schema(), &body),
+                false,
+            ))
         })
     }
 
@@ -1572,7 +1659,7 @@ impl Gatehouse {
                     let sort = req
                         .sort_by
                         .as_ref()
-                        .map(|p| user_sort(p).ok_or_else(|| unsortable(p)))
+                        .map(|p| user_sort(p).ok_or_else(|| unsortable(p, ScimKind::User)))
                         .transpose()?;
                     let (total, rows) = sq::search_users(
                         conn,
@@ -1605,7 +1692,7 @@ impl Gatehouse {
                     let sort = req
                         .sort_by
                         .as_ref()
-                        .map(|p| group_sort(p).ok_or_else(|| unsortable(p)))
+                        .map(|p| group_sort(p).ok_or_else(|| unsortable(p, ScimKind::Group)))
                         .transpose()?;
                     let (total, rows) = sq::search_groups(
                         conn,
@@ -1642,8 +1729,26 @@ impl Gatehouse {
             start_index: 1,
             count: window,
         };
-        let users = self.scim_search(client, ScimKind::User, &each);
-        let groups = self.scim_search(client, ScimKind::Group, &each);
+        // `sortBy` orders each type by itself; a type that lacks the attribute keeps its
+        // default order instead of dropping out (sorting never filters, RFC 7644 §3.4.2.3).
+        let of_kind = |kind: ScimKind| {
+            let mut r = each.clone();
+            if r.sort_by.as_ref().is_some_and(|p| !sortable(kind, p)) {
+                r.sort_by = None;
+            }
+            r
+        };
+        if let Some(p) = &req.sort_by {
+            if !sortable(ScimKind::User, p) && !sortable(ScimKind::Group, p) {
+                return Err(scim_err(
+                    400,
+                    Some("invalidValue"),
+                    format!("sortBy {p} is supported by neither Users nor Groups"),
+                ));
+            }
+        }
+        let users = self.scim_search(client, ScimKind::User, &of_kind(ScimKind::User));
+        let groups = self.scim_search(client, ScimKind::Group, &of_kind(ScimKind::Group));
         let (users, groups) = match (users, groups) {
             (Err(e), Err(_)) => return Err(e),
             (u, g) => (u.ok(), g.ok()),
@@ -1680,8 +1785,8 @@ impl Gatehouse {
             ScimKind::User => {
                 let row = sq::find_directory_user(conn, &client.directory_id, id)?
                     .ok_or_else(not_found)?;
-                check_if_match(if_match, row.version)?;
                 let old = self.render_user(conn, client, &row)?;
+                check_if_match(if_match, &etag_of(&old))?;
                 let mut new = scim_model::replace_resource(&schema::USER, &old, body)?;
                 // A PUT that leaves `active` out (or null) keeps the user's state: a profile
                 // update must never silently reactivate a deactivated user, which is what
@@ -1707,7 +1812,7 @@ impl Gatehouse {
             ScimKind::Group => {
                 let row = sq::find_directory_group(conn, &client.directory_id, id)?
                     .ok_or_else(not_found)?;
-                check_if_match(if_match, row.version)?;
+                check_if_match(if_match, &scim_etag(row.version))?;
                 let old = self.render_group(conn, client, &row, true)?;
                 let new = scim_model::replace_resource(&schema::GROUP, &old, body)?;
                 let changes =
@@ -1733,8 +1838,8 @@ impl Gatehouse {
             ScimKind::User => {
                 let row = sq::find_directory_user(conn, &client.directory_id, id)?
                     .ok_or_else(not_found)?;
-                check_if_match(if_match, row.version)?;
                 let old = self.render_user(conn, client, &row)?;
+                check_if_match(if_match, &etag_of(&old))?;
                 let outcome = patch.apply(&schema::USER, &old)?;
                 // `active` is the lifecycle switch and an absent value means active (on
                 // create), so a PATCH that unassigns it would silently reactivate a
@@ -1761,7 +1866,7 @@ impl Gatehouse {
             ScimKind::Group => {
                 let row = sq::find_directory_group(conn, &client.directory_id, id)?
                     .ok_or_else(not_found)?;
-                check_if_match(if_match, row.version)?;
+                check_if_match(if_match, &scim_etag(row.version))?;
                 let old = self.render_group(conn, client, &row, true)?;
                 let outcome = patch.apply(&schema::GROUP, &old)?;
                 self.write_group(
@@ -1791,13 +1896,12 @@ impl Gatehouse {
             ScimKind::Group => {
                 let row = sq::find_directory_group(conn, &client.directory_id, id)?
                     .ok_or_else(not_found)?;
-                check_if_match(if_match, row.version)?;
+                check_if_match(if_match, &scim_etag(row.version))?;
                 let members: Vec<String> = sq::list_group_members(conn, &row.id)?
                     .into_iter()
                     .map(|(id, _)| id)
                     .collect();
                 sq::delete_group(conn, &row.id)?;
-                sq::touch_users(conn, &members, call.now.timestamp())?;
                 self.audit_memberships(conn, call, client, members.iter().cloned())?;
                 self.emit_group(conn, call, client, "group.deleted", &row)?;
                 if !members.is_empty() {
@@ -1989,8 +2093,7 @@ impl Gatehouse {
                 ));
             }
             // The groups it leaves lose a member: their representations change.
-            let left = sq::remove_user_memberships(conn, &user.id)?;
-            sq::touch_groups(conn, &left, call.now.timestamp())?;
+            sq::remove_user_memberships(conn, &user.id, call.now.timestamp())?;
             sq::hard_delete_user(conn, &t.id, &user.id)?;
             self.audit(
                 conn,
@@ -2170,11 +2273,11 @@ fn strip_meta(v: &Value) -> Value {
     Value::Object(o)
 }
 
-fn not_modified(version: i64) -> ScimResponse {
+fn not_modified(etag: String) -> ScimResponse {
     ScimResponse {
         status: 304,
         body: None,
-        etag: Some(scim_etag(version)),
+        etag: Some(etag),
         location: None,
     }
 }

@@ -507,6 +507,9 @@ fn apply_target(
             }
             let sub_def =
                 sub_def.ok_or_else(|| invalid(&target.display, "unknown sub-attribute"))?;
+            if op == PatchOpKind::Remove && sub_def.required {
+                return Err(required_sub(target));
+            }
             match container.get_mut(def.name) {
                 Some(Value::Array(items)) => {
                     for item in items.iter_mut() {
@@ -654,6 +657,15 @@ fn clear_primary(items: &mut [Value]) {
     }
 }
 
+/// `remove` aimed at a required sub-attribute (`members.value`): the values would be left
+/// naming nothing.
+fn required_sub(target: &Target) -> ScimError {
+    invalid(
+        &target.display,
+        "a required sub-attribute cannot be removed; remove the values instead",
+    )
+}
+
 fn remove_whole(
     container: &mut Map<String, Value>,
     def: &AttributeDef,
@@ -734,7 +746,10 @@ fn apply_filtered(
                     keep
                 });
             }
-            Some((sub, _)) => {
+            Some((sub, sub_def)) => {
+                if sub_def.is_some_and(|d| d.required) {
+                    return Err(required_sub(target));
+                }
                 for &i in &matched {
                     if let Some(o) = items.get_mut(i).and_then(Value::as_object_mut) {
                         o.remove(sub.as_str());

@@ -229,6 +229,14 @@ pub(crate) fn normalize_single(
             out.insert(sub.name.to_string(), v);
         }
     }
+    if obj.is_empty() {
+        return Ok(None);
+    }
+    // Something was sent, so it must be whole: `{"display": "x"}` as a member is a mistake to
+    // report, not an empty value to drop silently.
+    if let Some(sub) = missing_required_sub(def, &out) {
+        return Err(invalid_sub(path, sub));
+    }
     if out.is_empty() {
         return Ok(None);
     }
@@ -273,12 +281,62 @@ pub(crate) fn normalize_simple(
     }
 }
 
-/// Fails if a required attribute of the core schema or a present extension is missing.
+/// The longest value, in UTF-8 bytes, of an attribute a server indexes to look resources up
+/// (`userName`, `externalId`, `displayName`, `emails[].value`). Real ones are far shorter (an
+/// e-mail address is at most 254 bytes); the bound keeps every such value inside an index
+/// entry (PostgreSQL's B-tree refuses entries over about 2.7 kB, which would otherwise surface
+/// as a server error).
+pub const MAX_INDEXED_VALUE_BYTES: usize = 1024;
+
+/// Fails if a required attribute of the core schema or a present extension is missing, if a
+/// required string is blank (only whitespace: RFC 7643 §4.1.1's `userName` must identify
+/// someone), or if an indexed value is longer than [`MAX_INDEXED_VALUE_BYTES`].
 pub(crate) fn check_required(schema: &ResourceSchema, obj: &Map<String, Value>) -> Result<()> {
     for def in schema.core.attributes.iter().filter(|d| d.required) {
-        if !obj.get(def.name).is_some_and(is_present) {
-            return Err(invalid(def.name, "required attribute is missing"));
+        match obj.get(def.name) {
+            Some(Value::String(s)) if s.trim().is_empty() => {
+                return Err(invalid(def.name, "must not be blank"));
+            }
+            Some(v) if is_present(v) => {}
+            _ => return Err(invalid(def.name, "required attribute is missing")),
         }
+    }
+    // Complex values must stay whole after a PATCH too (`remove members.value`).
+    for def in schema
+        .core
+        .attributes
+        .iter()
+        .filter(|d| d.kind == AttributeType::Complex)
+    {
+        let items = match obj.get(def.name) {
+            Some(Value::Array(items)) => items.iter().collect(),
+            Some(v) => vec![v],
+            None => vec![],
+        };
+        for item in items.into_iter().filter_map(Value::as_object) {
+            if let Some(sub) = missing_required_sub(def, item) {
+                return Err(invalid_sub(def.name, sub));
+            }
+        }
+    }
+    for name in ["userName", "externalId", "displayName"] {
+        if obj
+            .get(name)
+            .and_then(Value::as_str)
+            .is_some_and(|s| s.len() > MAX_INDEXED_VALUE_BYTES)
+        {
+            return Err(invalid(name, "longer than 1024 bytes"));
+        }
+    }
+    let long_email = obj
+        .get("emails")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.get("value").and_then(Value::as_str))
+        .any(|v| v.len() > MAX_INDEXED_VALUE_BYTES);
+    if long_email {
+        return Err(invalid("emails.value", "longer than 1024 bytes"));
     }
     for (ext, required) in schema.extensions {
         let data = obj.get(ext.id).and_then(Value::as_object);
@@ -318,6 +376,22 @@ pub(crate) fn sync_schemas(schema: &ResourceSchema, obj: &mut Map<String, Value>
 fn syntax(reason: &str) -> ScimError {
     ScimError::InvalidSyntax {
         reason: reason.to_string(),
+    }
+}
+
+/// The first required sub-attribute of `def` that `item` lacks.
+fn missing_required_sub<'a>(def: &'a AttributeDef, item: &Map<String, Value>) -> Option<&'a str> {
+    def.sub_attributes
+        .iter()
+        .filter(|sub| sub.required)
+        .find(|sub| !item.get(sub.name).is_some_and(is_present))
+        .map(|sub| sub.name)
+}
+
+fn invalid_sub(path: &str, sub: &str) -> ScimError {
+    ScimError::InvalidValue {
+        attribute: format!("{path}.{sub}"),
+        reason: "required sub-attribute is missing",
     }
 }
 

@@ -403,7 +403,11 @@ const ENTERPRISE_ATTRIBUTES: [AttributeDef; 6] = [
 ];
 
 const MEMBER_SUBS: [AttributeDef; 4] = [
-    s("value", "The identifier of the member.").mutability(Mutability::Immutable),
+    // Required here (RFC 7643 §8.7.1 leaves it optional): a member without an id names no one,
+    // and accepting one would answer success for a change that did nothing.
+    s("value", "The identifier of the member.")
+        .mutability(Mutability::Immutable)
+        .required(),
     AttributeDef::new("$ref", T::Reference, "The URI of the member resource.")
         .refs(&["User", "Group"])
         .mutability(Mutability::Immutable),

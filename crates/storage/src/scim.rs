@@ -760,9 +760,13 @@ pub fn groups_of_users(
     Ok(by_user)
 }
 
-/// Remove a user from every group; returns the group ids it left.
-pub fn remove_user_memberships(conn: &mut Conn, user_id: &str) -> Result<Vec<String>> {
+/// Remove a user from every group; returns the group ids it left. The groups' representations
+/// lose a member, so they are touched ([`touch_groups`]) — first, before the membership rows
+/// are deleted: a concurrent write to one of those groups locks the group row and then its
+/// membership rows, and taking them in the other order here would deadlock with it.
+pub fn remove_user_memberships(conn: &mut Conn, user_id: &str, now: i64) -> Result<Vec<String>> {
     let ids = group_ids_of_user(conn, user_id)?;
+    touch_groups(conn, &ids, now)?;
     classify(
         diesel::delete(group_members::table.filter(group_members::user_id.eq(user_id)))
             .execute(conn),
@@ -780,27 +784,25 @@ pub fn group_ids_of_user(conn: &mut Conn, user_id: &str) -> Result<Vec<String>> 
     )
 }
 
-/// Record that these users' SCIM representations changed although their rows did not (their
-/// `groups` did): a new `meta.version` (so an ETag taken before no longer matches) and
-/// `meta.lastModified`. One statement per 500 ids.
-pub fn touch_users(conn: &mut Conn, user_ids: &[String], now: i64) -> Result<()> {
-    for chunk in user_ids.chunks(500) {
-        classify(
-            diesel::update(users::table.filter(users::id.eq_any(chunk)))
-                .set((
-                    users::version.eq(users::version + 1),
-                    users::updated_at.eq(now),
-                ))
-                .execute(conn),
-        )?;
-    }
-    Ok(())
-}
-
-/// The same for groups whose `members` changed through their users (a renamed or removed
-/// member).
+/// Record that these groups' SCIM representations changed although their rows did not (a
+/// member was renamed or removed through its user): a new `meta.version`, so an ETag taken
+/// before no longer matches, and `meta.lastModified`. On PostgreSQL the rows are locked in id
+/// order first, so two such writes over overlapping groups cannot deadlock.
 pub fn touch_groups(conn: &mut Conn, group_ids: &[String], now: i64) -> Result<()> {
-    for chunk in group_ids.chunks(500) {
+    let mut ids = group_ids.to_vec();
+    ids.sort();
+    ids.dedup();
+    for chunk in ids.chunks(500) {
+        if let crate::AnyConnection::Postgresql(pg) = conn {
+            classify(
+                groups::table
+                    .filter(groups::id.eq_any(chunk))
+                    .order(groups::id)
+                    .select(groups::id)
+                    .for_no_key_update()
+                    .load::<String>(pg),
+            )?;
+        }
         classify(
             diesel::update(groups::table.filter(groups::id.eq_any(chunk)))
                 .set((

@@ -149,6 +149,17 @@ fn scim_over_http() {
             assert_eq!(s, 401, "{path}");
         }
 
+        // The discovery endpoints do not filter: a filter is 403 (RFC 7644 §4).
+        for path in ["/ServiceProviderConfig", "/Schemas", "/ResourceTypes/User"] {
+            let (s, _, e) = body(
+                scim(http.get(format!("{base_url}{path}")), &token)
+                    .query(&[("filter", r#"id eq "User""#)])
+                    .send()
+                    .unwrap(),
+            );
+            assert_eq!((s, e["status"].as_str()), (403, Some("403")), "{path}: {e}");
+        }
+
         // NUL characters: PostgreSQL cannot store them and SQLite's LIKE stops at them; on
         // both engines they are the client's error, never a 503 or a too-wide match.
         let nul_user = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],

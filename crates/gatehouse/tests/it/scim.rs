@@ -949,6 +949,88 @@ fn removing_active_is_refused_and_never_reactivates() {
     }
 }
 
+/// Renaming or deleting a user writes its groups (their members' `display` changes) while
+/// group pushes write the same groups and their membership rows: the two must take their locks
+/// in one order, or PostgreSQL finds deadlocks and the writes fail.
+#[test]
+fn user_renames_and_deletes_beside_group_pushes_neither_deadlock_nor_fail() {
+    for engine in ENGINES {
+        let (_db, gh) = tenant_world(engine);
+        let d = directory(&gh, "acme", "Okta");
+        let users: Vec<String> = (0..8)
+            .map(|i| create_user(&gh, &d, json!({ "userName": format!("m{i}@acme.test") })))
+            .collect();
+        let members =
+            |ids: &[String]| -> Value { ids.iter().map(|id| json!({"value": id})).collect() };
+        let patch_members = |op: &str, ids: &[String]| {
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                   "Operations": [{"op": op, "path": "members", "value": members(ids)}]})
+        };
+        let groups: Vec<String> = (0..4)
+            .map(|g| {
+                create(
+                    &gh,
+                    &d,
+                    ScimKind::Group,
+                    &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                            "displayName": format!("g{g}"), "members": members(&users)}),
+                )["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        let (kept, leaving) = users.split_at(4);
+        std::thread::scope(|s| {
+            let (gh, d) = (&gh, &d);
+            s.spawn(move || {
+                for round in 0..3 {
+                    for (i, id) in kept.iter().enumerate() {
+                        let rename = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                            "Operations": [{"op": "replace", "path": "userName",
+                                            "value": format!("m{i}-{round}@acme.test")}]});
+                        patch(gh, d, ScimKind::User, id, &rename);
+                    }
+                }
+            });
+            s.spawn(move || {
+                for id in leaving {
+                    gh.scim_delete(&scim_call(d), &d.client, ScimKind::User, id, None)
+                        .unwrap();
+                }
+            });
+            for pusher in 0..2 {
+                let groups = &groups;
+                s.spawn(move || {
+                    for g in groups.iter().skip(pusher).step_by(2) {
+                        // Removing members that are being deleted races the deletion for the
+                        // same membership rows.
+                        patch(gh, d, ScimKind::Group, g, &patch_members("remove", leaving));
+                        patch(
+                            gh,
+                            d,
+                            ScimKind::Group,
+                            g,
+                            &patch_members("remove", &kept[..2]),
+                        );
+                        patch(gh, d, ScimKind::Group, g, &patch_members("add", &kept[..2]));
+                    }
+                });
+            }
+        });
+        for g in &groups {
+            let group = get(&gh, &d, ScimKind::Group, g).unwrap().body.unwrap();
+            let mut want = kept.to_vec();
+            want.sort();
+            assert_eq!(member_ids(&group), want, "{engine:?}");
+        }
+        assert!(
+            gh.verify_audit_chain("acme").unwrap().is_ok(),
+            "{engine:?}: the audit chain is whole"
+        );
+    }
+}
+
 #[test]
 fn a_put_without_active_keeps_a_deactivated_user_deactivated() {
     // Found by an abuse run: a full-object PUT that leaves `active` out (as some IdPs' profile
@@ -1057,6 +1139,51 @@ fn etags_move_when_groups_or_members_change_through_the_other_side() {
             assert_eq!(after.status, 200, "{engine:?}: {step}: not 304");
             assert_ne!(after.etag.unwrap(), before, "{engine:?}: {step}");
         }
+        // A user's ETag names its groups by digest (no group write touches user rows); the
+        // user is gone now, so check the digest form on a fresh member.
+        let vic = create_user(&gh, &d, json!({"userName": "vic@acme.test"}));
+        let plain = etag(ScimKind::User, &vic);
+        assert_eq!(plain, "W/\"1\"", "{engine:?}");
+        patch(
+            &gh,
+            &d,
+            ScimKind::Group,
+            &gid,
+            &patch_op(json!({"op": "add", "path": "members", "value": [{"value": vic}]})),
+        );
+        let digested = etag(ScimKind::User, &vic);
+        assert!(
+            digested.starts_with("W/\"1.") && digested.len() == 18,
+            "{engine:?}: {digested}"
+        );
+        let (status, _, _) = scim_status(gh.scim_patch(
+            &scim_call(&d),
+            &d.client,
+            ScimKind::User,
+            &vic,
+            &patch_op(json!({"op": "replace", "path": "title", "value": "x"})),
+            Some(&plain),
+        ));
+        assert_eq!(
+            status, 412,
+            "{engine:?}: the ETag from before the membership is stale"
+        );
+        let r = gh
+            .scim_patch(
+                &scim_call(&d),
+                &d.client,
+                ScimKind::User,
+                &vic,
+                &patch_op(json!({"op": "replace", "path": "title", "value": "x"})),
+                Some(&digested),
+            )
+            .unwrap();
+        assert_eq!(
+            r.etag,
+            r.body
+                .as_ref()
+                .map(|b| b["meta"]["version"].as_str().unwrap().to_owned())
+        );
         // A stale If-Match on the group is refused.
         let (status, _, _) = scim_status(gh.scim_patch(
             &scim_call(&d),
@@ -1067,6 +1194,99 @@ fn etags_move_when_groups_or_members_change_through_the_other_side() {
             Some("W/\"2\""),
         ));
         assert_eq!(status, 412, "{engine:?}");
+    }
+}
+
+#[test]
+fn root_search_pages_across_types_and_sorting_never_filters() {
+    // Found by an abuse run: `sortBy` that only one type can sort by dropped the other type.
+    for engine in ENGINES {
+        let (_db, gh) = tenant_world(engine);
+        let d = directory(&gh, "acme", "Okta");
+        for name in ["bo@acme.test", "al@acme.test"] {
+            create_user(&gh, &d, json!({ "userName": name }));
+        }
+        create(
+            &gh,
+            &d,
+            ScimKind::Group,
+            &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                    "displayName": "Eng"}),
+        );
+        let root = |mut body: Value| {
+            body["schemas"] = json!(["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]);
+            let req = SearchRequest::from_json(&body, SCIM_PAGINATION).unwrap();
+            gh.scim_search_all(&d.client, &req)
+        };
+        let names = |list: &Value| -> Vec<String> {
+            list["Resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    r.get("userName")
+                        .or_else(|| r.get("displayName"))
+                        .and_then(Value::as_str)
+                        .unwrap()
+                        .to_owned()
+                })
+                .collect()
+        };
+        let by_user_name = root(json!({"sortBy": "userName"})).unwrap();
+        assert_eq!(by_user_name["totalResults"], 3, "{engine:?}");
+        assert_eq!(
+            names(&by_user_name),
+            ["al@acme.test", "bo@acme.test", "Eng"]
+        );
+        let by_display_name = root(json!({"sortBy": "displayName"})).unwrap();
+        assert_eq!(by_display_name["totalResults"], 3, "{engine:?}");
+        // Users in creation order (they cannot sort by displayName), then the group.
+        assert_eq!(
+            names(&by_display_name),
+            ["bo@acme.test", "al@acme.test", "Eng"]
+        );
+        // One window cut across both types.
+        let window = root(json!({"sortBy": "userName", "startIndex": 2, "count": 2})).unwrap();
+        assert_eq!(names(&window), ["bo@acme.test", "Eng"], "{engine:?}");
+        let (status, scim_type, _) = scim_status(root(json!({"sortBy": "title"})));
+        assert_eq!((status, scim_type), (400, Some("invalidValue")));
+    }
+}
+
+#[test]
+fn refusals_are_audited_without_what_the_request_said() {
+    // Found by an abuse run: the audit summary of a refused PATCH quoted the path it was sent.
+    for engine in ENGINES {
+        let (_db, gh) = tenant_world(engine);
+        let d = directory(&gh, "acme", "Okta");
+        let id = create_user(&gh, &d, json!({"userName": "pat@acme.test"}));
+        let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                          "Operations": [{"op": "replace", "path": "SSN-078-05-1120", "value": "x"}]});
+        let (status, scim_type, detail) =
+            scim_status(gh.scim_patch(&scim_call(&d), &d.client, ScimKind::User, &id, &body, None));
+        assert_eq!(
+            (status, scim_type),
+            (400, Some("invalidPath")),
+            "{engine:?}"
+        );
+        assert!(
+            detail.contains("SSN-078-05-1120"),
+            "the caller is told: {detail}"
+        );
+        let records = gh
+            .audit_events(&AuditEventFilter {
+                tenant: "acme".into(),
+                event_type: Some("scim.operation".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        let refused = serde_json::to_value(&records.last().unwrap().event).unwrap();
+        assert_eq!(refused["status"], 400, "{engine:?}: {refused}");
+        assert_eq!(refused["summary"], "refused: invalidPath", "{engine:?}");
+        assert!(
+            !refused.to_string().contains("SSN"),
+            "{engine:?}: {refused}"
+        );
     }
 }
 

@@ -705,3 +705,30 @@ fn no_change_patch_is_empty() {
     assert!(out.changes.is_empty(), "{:?}", out.changes);
     assert_eq!(out.resource, base);
 }
+
+/// A member is its id: one sent without `value` is refused rather than dropped (which answered
+/// success for a change that did nothing), and `value` cannot be removed from members.
+#[test]
+fn members_need_their_value() {
+    let group = fixture("base/group.json");
+    for operations in [
+        json!([{"op": "add", "path": "members", "value": [{"display": "x"}]}]),
+        json!([{"op": "add", "value": {"members": [{"display": "x", "type": "User"}]}}]),
+        json!([{"op": "replace", "path": "members", "value": [{"$ref": "https://x/Users/1"}]}]),
+        json!([{"op": "remove", "path": "members.value"}]),
+        json!([{"op": "remove", "path": "members[value eq \"902c246b-6245-4190-8e05-00816be7344a\"].value"}]),
+    ] {
+        let out = render(&schema::GROUP, &group, &ops(operations.clone()));
+        assert_eq!(out, "error 400 invalidValue", "{operations}");
+    }
+    // An empty object names nothing and changes nothing; it is not a member without an id.
+    let out = render(
+        &schema::GROUP,
+        &group,
+        &ops(json!([{"op": "add", "path": "members", "value": [{}]}])),
+    );
+    assert_eq!(
+        out,
+        "changed: []\nmembers added: []\nmembers removed: []\n{}\n"
+    );
+}

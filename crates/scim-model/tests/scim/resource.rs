@@ -135,6 +135,14 @@ fn invalid_resources() {
         json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "x", "name": "flat"}),
         json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "x",
                "emails": [{"value": "a", "primary": true}, {"value": "b", "primary": true}]}),
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": " \t "}),
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "x".repeat(1025)}),
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "x",
+               "externalId": "é".repeat(513)}),
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "x",
+               "emails": [{"value": "x".repeat(1025)}]}),
+        // At the bound: accepted.
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "x".repeat(1024)}),
     ];
     let out: Vec<String> = cases
         .iter()
@@ -154,6 +162,11 @@ fn invalid_resources() {
             "error 400 invalidValue",
             "error 400 invalidValue",
             "error 400 invalidValue",
+            "error 400 invalidValue",
+            "error 400 invalidValue",
+            "error 400 invalidValue",
+            "error 400 invalidValue",
+            "ok",
         ]
     "#]]
     .assert_debug_eq(&out);
