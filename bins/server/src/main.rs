@@ -104,21 +104,34 @@ fn init_tracing(json: bool) {
 
 /// The background worker: every 250 ms, deliver what is due (webhooks, back-channel logouts),
 /// so a revocation reaches the app within a second, and put sessions that expired on record
-/// (`session.terminated`, reason `expired`). Every replica runs one; the leases in the outbox
-/// keep them from posting the same delivery twice at once, and the expiry sweep claims each
-/// session with a conditional update, so none is recorded twice. A plain thread, because the
-/// facade's HTTP client is blocking and must stay off the async executor.
+/// (`session.terminated`, reason `expired`); every minute, purge expired replay-cache entries,
+/// login flows and authorization codes. Every replica runs one; the leases in the outbox keep
+/// them from posting the same delivery twice at once, the expiry sweep claims each session with
+/// a conditional update, so none is recorded twice, and two purges delete the same rows
+/// harmlessly. A plain thread, because the facade's HTTP client is blocking and must stay off
+/// the async executor.
 fn spawn_background_worker(gh: Arc<Gatehouse>) -> std::io::Result<()> {
+    const PURGE_EVERY_PASSES: u32 = 240;
     std::thread::Builder::new()
         .name("background-worker".into())
-        .spawn(move || loop {
-            if let Err(error) = gh.deliver_due(&Call::system(now()), 100) {
-                tracing::warn!(%error, "event delivery pass failed");
+        .spawn(move || {
+            let mut pass: u32 = 0;
+            loop {
+                if let Err(error) = gh.deliver_due(&Call::system(now()), 100) {
+                    tracing::warn!(%error, "event delivery pass failed");
+                }
+                if let Err(error) = gh.record_expired_sessions(&Call::system(now()), 100) {
+                    tracing::warn!(%error, "session expiry sweep failed");
+                }
+                if pass.is_multiple_of(PURGE_EVERY_PASSES) {
+                    match gh.purge_expired(&Call::system(now())) {
+                        Ok(purged) => tracing::debug!(purged, "expired rows purged"),
+                        Err(error) => tracing::warn!(%error, "purge of expired rows failed"),
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_millis(250));
+                pass = pass.wrapping_add(1);
             }
-            if let Err(error) = gh.record_expired_sessions(&Call::system(now()), 100) {
-                tracing::warn!(%error, "session expiry sweep failed");
-            }
-            std::thread::sleep(std::time::Duration::from_millis(250));
         })
         .map(drop)
 }

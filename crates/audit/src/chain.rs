@@ -11,6 +11,7 @@ use std::fmt;
 ///
 /// * 1 — the first format.
 /// * 2 — adds the `logout.failed` event and `login.succeeded.amr`.
+/// * 3 — adds the `session.terminated` reason `authorization_code_reuse`.
 ///
 /// Bumping is safe for stored chains because `schema_version` is a field *of each record*,
 /// covered by that record's hash: a record written as version 1 keeps `"schema_version":1` and
@@ -21,7 +22,7 @@ use std::fmt;
 /// fields by version (`tests/fixtures/chain-v1.jsonl` is such a chain and must keep verifying).
 /// Additions only: a change that alters how an existing record serializes would change its hash
 /// and is never allowed — `amr` is omitted when empty for exactly that reason.
-pub const SCHEMA_VERSION: u16 = 2;
+pub const SCHEMA_VERSION: u16 = 3;
 /// `prev_hash` of a tenant's first record: 64 zeros.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 /// Largest serialized record [`AuditRecord::from_json`] accepts (64 KiB).

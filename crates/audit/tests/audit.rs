@@ -179,8 +179,8 @@ fn every_event_type_serializes_as_pinned() {
 fn record_wire_form_canonical_bytes_and_hash_are_pinned() {
     let chain = chain_of(sample_events()[..2].to_vec());
     let r = &chain[1];
-    expect![[r#"{"tenant_id":"acme","seq":2,"at":"2026-11-23T10:00:01.123456Z","actor":{"kind":"operator","id":"op_1"},"target":"u_1","correlation_id":"req-1","event":{"type":"login.failed","reason_code":"signature_invalid","connection_id":"conn_okta","subject":null},"schema_version":2,"prev_hash":"3e9ddb27f458d5a8f1bafb6dace81e63181c82dbef290f0725872c0fda27189e","hash":"8552f936bb6582a9fb8dec500fcca7d08c42bbb3e24364fc3c2b1767b20d07b9"}"#]].assert_eq(&r.to_json().unwrap());
-    expect![[r#"{"actor":{"id":"op_1","kind":"operator"},"at":"2026-11-23T10:00:01.123456Z","correlation_id":"req-1","event":{"connection_id":"conn_okta","reason_code":"signature_invalid","subject":null,"type":"login.failed"},"prev_hash":"3e9ddb27f458d5a8f1bafb6dace81e63181c82dbef290f0725872c0fda27189e","schema_version":2,"seq":2,"target":"u_1","tenant_id":"acme"}"#]].assert_eq(&String::from_utf8(r.canonical_bytes().unwrap()).unwrap());
+    expect![[r#"{"tenant_id":"acme","seq":2,"at":"2026-11-23T10:00:01.123456Z","actor":{"kind":"operator","id":"op_1"},"target":"u_1","correlation_id":"req-1","event":{"type":"login.failed","reason_code":"signature_invalid","connection_id":"conn_okta","subject":null},"schema_version":3,"prev_hash":"5a801e453420e0a4b0a6724cd7bdc26850df92a0c03917a28b7f59eb4ac1c0b4","hash":"82019b6cb9e823fc42cfa0cb093d1a6c41097b7ffc7f49081836eff0f1677958"}"#]].assert_eq(&r.to_json().unwrap());
+    expect![[r#"{"actor":{"id":"op_1","kind":"operator"},"at":"2026-11-23T10:00:01.123456Z","correlation_id":"req-1","event":{"connection_id":"conn_okta","reason_code":"signature_invalid","subject":null,"type":"login.failed"},"prev_hash":"5a801e453420e0a4b0a6724cd7bdc26850df92a0c03917a28b7f59eb4ac1c0b4","schema_version":3,"seq":2,"target":"u_1","tenant_id":"acme"}"#]].assert_eq(&String::from_utf8(r.canonical_bytes().unwrap()).unwrap());
     assert_eq!(chain[0].prev_hash, GENESIS_HASH);
     assert_eq!(r.prev_hash, chain[0].hash);
     assert_eq!(r.hash.len(), 64);
@@ -261,7 +261,7 @@ fn tampering_any_field_of_any_record_is_detected_at_that_record() {
         target: HashMismatch
         correlation_id: HashMismatch
         event: HashMismatch
-        schema_version: UnsupportedSchemaVersion { found: 3 }
+        schema_version: UnsupportedSchemaVersion { found: 4 }
         prev_hash: NotGenesis | PrevHashMismatch
         hash: HashMismatch
     "#]].assert_eq(&report);
@@ -462,9 +462,9 @@ fn csv_export_escapes_quotes_commas_newlines_and_formulas() {
     // Show line ends explicitly: CRLF ends rows, a bare LF stays inside a quoted cell.
     expect![[r#"
         tenant_id,seq,at,actor_kind,actor_id,target,correlation_id,event_type,event,schema_version,prev_hash,hash⏎
-        acme,1,2026-11-23T10:00:00.000000Z,anonymous,,"'-1+1","'@SUM(A1)",login.failed,"{""connection_id"":""conn, \""quoted\"""",""reason_code"":""unknown_user"",""subject"":""=HYPERLINK(\""http://evil\"")"",""type"":""login.failed""}",2,0000000000000000000000000000000000000000000000000000000000000000,18333ff630813a7625fa5734bba0690a48b0217e367a91452c852b8fb03f5907⏎
+        acme,1,2026-11-23T10:00:00.000000Z,anonymous,,"'-1+1","'@SUM(A1)",login.failed,"{""connection_id"":""conn, \""quoted\"""",""reason_code"":""unknown_user"",""subject"":""=HYPERLINK(\""http://evil\"")"",""type"":""login.failed""}",3,0000000000000000000000000000000000000000000000000000000000000000,61893bfdd339a2529aaa4b1cb7f099a33602da7c917d4a74346413a843085543⏎
         acme,2,2026-11-23T10:00:00.000000Z,anonymous,,"line1
-        line2, ""x""",plain,admin.action,"{""action"":""note"",""summary"":""line1\nline2"",""type"":""admin.action""}",2,18333ff630813a7625fa5734bba0690a48b0217e367a91452c852b8fb03f5907,837d1dc7c907ef52d21564402932aed990bfeca294f29c5c7b613e9725723719⏎
+        line2, ""x""",plain,admin.action,"{""action"":""note"",""summary"":""line1\nline2"",""type"":""admin.action""}",3,61893bfdd339a2529aaa4b1cb7f099a33602da7c917d4a74346413a843085543,bd490ba2e36537e2188b79614a6523924b304126a96c83774412d2e2775efdeb⏎
     "#]].assert_eq(&text.replace("\r\n", "⏎\n"));
 }
 
@@ -628,7 +628,7 @@ fn records_of_schema_version_1_still_verify_byte_for_byte() {
     )
     .unwrap();
     assert_eq!(next.schema_version, SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 2);
+    assert_eq!(SCHEMA_VERSION, 3);
     let mixed: Vec<&AuditRecord> = v1.iter().chain([&next]).collect();
     assert_eq!(verify_chain(mixed), Ok(()));
 }

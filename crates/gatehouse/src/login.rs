@@ -607,16 +607,35 @@ impl Gatehouse {
                 .map_err(|e| LoginStep::Error(e.into()))?;
         // Linking rule (docs/scim.md): an unknown subject becomes the tenant's matching
         // SCIM-provisioned user instead of a second, JIT-created account.
+        let (existing, linking) = match existing {
+            Some(user) => (Some(user), false),
+            None => (
+                crate::scim::link_scim_user(
+                    conn,
+                    &tenant.id,
+                    &connection.id,
+                    &identity.subject,
+                    identity.email.as_deref(),
+                )
+                .map_err(|e| LoginStep::Error(e.into()))?,
+                true,
+            ),
+        };
+        // Read the row again, locked until the login commits: a SCIM deactivation (or any
+        // other write) that committed since the read above is seen here, and one that comes
+        // later waits and then ends the session this login opens. Writing back the row read
+        // unlocked could have reactivated a user deactivated in between.
         let existing = match existing {
-            Some(user) => Some(user),
-            None => crate::scim::link_scim_user(
-                conn,
-                &tenant.id,
-                &connection.id,
-                &identity.subject,
-                identity.email.as_deref(),
-            )
-            .map_err(|e| LoginStep::Error(e.into()))?,
+            None => None,
+            Some(found) => queries::lock_user(conn, &found.id)
+                .map_err(|e| LoginStep::Error(e.into()))?
+                .map(|mut fresh| {
+                    if linking {
+                        fresh.connection_id.clone_from(&found.connection_id);
+                        fresh.external_subject.clone_from(&found.external_subject);
+                    }
+                    fresh
+                }),
         };
         let groups = json_list(&identity.groups);
         let attributes = serde_json::to_string(&identity.attributes)
@@ -647,6 +666,10 @@ impl Gatehouse {
                 if user.attributes != attributes {
                     user.attributes = attributes;
                     changed_fields.push("attributes".to_owned());
+                }
+                if linking && changed_fields.is_empty() {
+                    // The link itself must be stored even when the profile is unchanged.
+                    queries::update_user(conn, &user).map_err(|e| LoginStep::Error(e.into()))?;
                 }
                 if !changed_fields.is_empty() {
                     user.updated_at = now;

@@ -1000,6 +1000,8 @@ impl Gatehouse {
                 }
                 _ => "failed".to_owned(),
             };
+            // An id that names nothing is only what the request said: not recorded.
+            let resource_id = resource_id.filter(|_| status != 404);
             // Best effort: an audit failure must not hide the original error from the client.
             let _ = self.transaction(|conn| {
                 self.audit_scim(
@@ -1092,17 +1094,31 @@ impl Gatehouse {
         );
         let changed = row != old_row;
         if changed {
-            if row.user_name != old_row.user_name {
+            let renamed = row.user_name != old_row.user_name;
+            let mut touched = Vec::new();
+            if renamed {
                 // Its groups show the userName as the member's `display`: their ETags move too.
                 // Groups are locked before the user (LOCKING in docs/architecture.md): a group
                 // push locks its group and then, adding members, their user rows.
-                let groups = sq::group_ids_of_user(conn, &row.id)?;
-                sq::touch_groups(conn, &groups, call.now.timestamp())?;
+                touched = sq::group_ids_of_user(conn, &row.id)?;
+                touched.sort();
+                sq::touch_groups(conn, &touched, call.now.timestamp())?;
             }
             row.version = old_row.version + 1;
             row.updated_at = call.now.timestamp();
             if !sq::update_user_versioned(conn, &row, old_row.version).map_err(uniqueness)? {
                 return Err(concurrent());
+            }
+            if renamed {
+                // A push that added the user to another group between the read above and the
+                // update would keep that group's old ETag. The user row is locked now, so no
+                // further membership can commit before this transaction: if the set moved,
+                // start again from a fresh read.
+                let mut now_in = sq::group_ids_of_user(conn, &row.id)?;
+                now_in.sort();
+                if now_in != touched {
+                    return Err(concurrent());
+                }
             }
         }
         let fields: Vec<String> = changes

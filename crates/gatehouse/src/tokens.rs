@@ -15,6 +15,11 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use storage::{models, queries};
 
+/// How long after its expiry a used authorization code is still recognised when presented
+/// again (and then ends the session it was issued for, RFC 6749 §4.1.2); after that it is
+/// purged and unknown. Codes live 60 s; an intercepted code is replayed within seconds.
+pub const AUTH_CODE_REUSE_WINDOW_SECS: i64 = 600;
+
 /// How an app authenticated at the token or introspection endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientAuth {
@@ -244,6 +249,20 @@ impl Gatehouse {
         Ok(doc.to_json())
     }
 
+    /// Forget what only mattered for a while: replay-cache entries and login flows past their
+    /// expiry, and authorization codes past the reuse window. The server's background worker
+    /// runs it every minute; run it from a scheduler when embedding. Returns how many rows went.
+    pub fn purge_expired(&self, call: &Call) -> Result<usize> {
+        let now = call.now.timestamp();
+        self.transaction(|conn| {
+            Ok(queries::purge_expired(
+                conn,
+                now,
+                now - AUTH_CODE_REUSE_WINDOW_SECS,
+            )?)
+        })
+    }
+
     /// The token endpoint, from a request parsed by `oidc-core`.
     pub fn token(
         &self,
@@ -319,7 +338,13 @@ impl Gatehouse {
                 // A used code presented again may have been intercepted: the tokens already
                 // issued from it end with its session (RFC 6749 §4.1.2), through the one
                 // revocation mechanism (audited, announced, back-channel logout).
-                if let Some(used) = queries::find_used_auth_code(conn, &code_hash)? {
+                // Only the client the code was issued to, and only soon after: a used code
+                // found later in a log or a browser history must not let anyone end the session.
+                let reused = queries::find_used_auth_code(conn, &code_hash)?.filter(|used| {
+                    used.client_id == client.id
+                        && call.now.timestamp() <= used.expires_at + AUTH_CODE_REUSE_WINDOW_SECS
+                });
+                if let Some(used) = reused {
                     if let Some(session) = queries::find_session(conn, &used.session_id)? {
                         self.end_sessions(
                             conn,

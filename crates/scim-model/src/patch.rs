@@ -23,7 +23,8 @@ use serde_json::{Map, Value};
 use crate::error::{Result, ScimError};
 use crate::filter::{get_ci, parse_patch_path, AttrPath, CompValue, CompareOp, Filter};
 use crate::resource::{
-    check_required, invalid, normalize_simple, normalize_single, normalize_value, sync_schemas,
+    check_required, check_values, invalid, normalize_simple, normalize_single, normalize_value,
+    sync_schemas,
 };
 use crate::schema::{AttributeDef, AttributeType, Container, Mutability, ResourceSchema};
 
@@ -258,6 +259,7 @@ impl PatchRequest {
             apply_operation(schema, &mut doc, op)?;
         }
         check_required(schema, &doc)?;
+        check_values(schema, &doc, resource.as_object())?;
         check_primaries(schema, &doc)?;
         sync_schemas(schema, &mut doc);
         let new = Value::Object(doc);

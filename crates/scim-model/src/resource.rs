@@ -22,6 +22,14 @@ use crate::schema::{AttributeDef, AttributeType, Container, Mutability, Resource
 /// complex attribute with a `value` sub-attribute also accepts a bare string (Entra sends
 /// `manager` that way).
 pub fn validate_resource(schema: &ResourceSchema, input: &Value) -> Result<Value> {
+    let out = validate_unchecked(schema, input)?;
+    check_values(schema, &out, None)?;
+    Ok(Value::Object(out))
+}
+
+/// [`validate_resource`] without the value checks of [`check_values`], which the caller runs
+/// against what the resource held before.
+fn validate_unchecked(schema: &ResourceSchema, input: &Value) -> Result<Map<String, Value>> {
     let obj = input
         .as_object()
         .ok_or_else(|| syntax("resource must be a JSON object"))?;
@@ -44,17 +52,18 @@ pub fn validate_resource(schema: &ResourceSchema, input: &Value) -> Result<Value
     }
     check_required(schema, &out)?;
     sync_schemas(schema, &mut out);
-    Ok(Value::Object(out))
+    Ok(out)
 }
 
 /// Validates a PUT body against the stored resource: the result is the canonical body plus the
 /// server-owned parts of `existing` (`id`, `meta`, read-only attributes such as `groups`).
 /// Changing an `immutable` attribute that already has a value is a `mutability` error.
 pub fn replace_resource(schema: &ResourceSchema, existing: &Value, input: &Value) -> Result<Value> {
-    let mut new = validate_resource(schema, input)?;
-    let (Some(old), Some(new_obj)) = (existing.as_object(), new.as_object_mut()) else {
-        return Err(syntax("resource must be a JSON object"));
-    };
+    let old = existing
+        .as_object()
+        .ok_or_else(|| syntax("resource must be a JSON object"))?;
+    let mut new = validate_unchecked(schema, input)?;
+    check_values(schema, &new, Some(old))?;
     for def in schema
         .core
         .attributes
@@ -65,11 +74,11 @@ pub fn replace_resource(schema: &ResourceSchema, existing: &Value, input: &Value
         match def.mutability {
             Mutability::ReadOnly => {
                 if let Some(v) = old_value {
-                    new_obj.insert(def.name.to_string(), v.clone());
+                    new.insert(def.name.to_string(), v.clone());
                 }
             }
             Mutability::Immutable => {
-                if let (Some(o), Some(n)) = (old_value, new_obj.get(def.name)) {
+                if let (Some(o), Some(n)) = (old_value, new.get(def.name)) {
                     if o != n {
                         return Err(ScimError::Mutability {
                             attribute: def.name.to_string(),
@@ -81,7 +90,7 @@ pub fn replace_resource(schema: &ResourceSchema, existing: &Value, input: &Value
             Mutability::ReadWrite | Mutability::WriteOnly => {}
         }
     }
-    Ok(new)
+    Ok(Value::Object(new))
 }
 
 /// Puts one client-supplied top-level member into `out`, resolving URN-qualified keys.
@@ -288,55 +297,72 @@ pub(crate) fn normalize_simple(
 /// as a server error).
 pub const MAX_INDEXED_VALUE_BYTES: usize = 1024;
 
-/// Fails if a required attribute of the core schema or a present extension is missing, if a
-/// required string is blank (only whitespace: RFC 7643 §4.1.1's `userName` must identify
-/// someone), or if an indexed value is longer than [`MAX_INDEXED_VALUE_BYTES`].
-pub(crate) fn check_required(schema: &ResourceSchema, obj: &Map<String, Value>) -> Result<()> {
-    for def in schema.core.attributes.iter().filter(|d| d.required) {
-        match obj.get(def.name) {
-            Some(Value::String(s)) if s.trim().is_empty() => {
-                return Err(invalid(def.name, "must not be blank"));
-            }
-            Some(v) if is_present(v) => {}
-            _ => return Err(invalid(def.name, "required attribute is missing")),
-        }
-    }
-    // Complex values must stay whole after a PATCH too (`remove members.value`).
-    for def in schema
-        .core
-        .attributes
-        .iter()
-        .filter(|d| d.kind == AttributeType::Complex)
-    {
-        let items = match obj.get(def.name) {
+/// The checks on values a request brings: a required string must not be blank (only
+/// whitespace: RFC 7643 §4.1.1's `userName` must identify someone), an indexed value must fit
+/// [`MAX_INDEXED_VALUE_BYTES`], and a complex value must have its required sub-attributes (a
+/// member without `value` names no one). An attribute equal to what `before` holds is not
+/// checked again: a record stored before a rule existed must stay writable, above all
+/// deactivatable, by a PATCH that does not touch the old value.
+pub(crate) fn check_values(
+    schema: &ResourceSchema,
+    obj: &Map<String, Value>,
+    before: Option<&Map<String, Value>>,
+) -> Result<()> {
+    let changed = |name: &str| before.is_none_or(|b| b.get(name) != obj.get(name));
+    for def in schema.core.attributes.iter().filter(|d| changed(d.name)) {
+        let items: Vec<&Value> = match obj.get(def.name) {
             Some(Value::Array(items)) => items.iter().collect(),
             Some(v) => vec![v],
             None => vec![],
         };
-        for item in items.into_iter().filter_map(Value::as_object) {
-            if let Some(sub) = missing_required_sub(def, item) {
-                return Err(invalid_sub(def.name, sub));
+        if def.required
+            && items
+                .iter()
+                .any(|v| v.as_str().is_some_and(|s| s.trim().is_empty()))
+        {
+            return Err(invalid(def.name, "must not be blank"));
+        }
+        if def.kind == AttributeType::Complex {
+            for item in items.iter().filter_map(|v| v.as_object()) {
+                if let Some(sub) = missing_required_sub(def, item) {
+                    return Err(invalid_sub(def.name, sub));
+                }
             }
         }
-    }
-    for name in ["userName", "externalId", "displayName"] {
-        if obj
-            .get(name)
-            .and_then(Value::as_str)
-            .is_some_and(|s| s.len() > MAX_INDEXED_VALUE_BYTES)
-        {
-            return Err(invalid(name, "longer than 1024 bytes"));
+        let indexed = match def.name {
+            "userName" | "displayName" => items.iter().filter_map(|v| v.as_str()).collect(),
+            "emails" => items
+                .iter()
+                .filter_map(|e| e.get("value").and_then(Value::as_str))
+                .collect(),
+            _ => vec![],
+        };
+        if indexed.iter().any(|v| v.len() > MAX_INDEXED_VALUE_BYTES) {
+            let path = if def.name == "emails" {
+                "emails.value"
+            } else {
+                def.name
+            };
+            return Err(invalid(path, "longer than 1024 bytes"));
         }
     }
-    let long_email = obj
-        .get("emails")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.get("value").and_then(Value::as_str))
-        .any(|v| v.len() > MAX_INDEXED_VALUE_BYTES);
-    if long_email {
-        return Err(invalid("emails.value", "longer than 1024 bytes"));
+    if changed("externalId")
+        && obj
+            .get("externalId")
+            .and_then(Value::as_str)
+            .is_some_and(|s| s.len() > MAX_INDEXED_VALUE_BYTES)
+    {
+        return Err(invalid("externalId", "longer than 1024 bytes"));
+    }
+    Ok(())
+}
+
+/// Fails if a required attribute of the core schema or a present extension is missing.
+pub(crate) fn check_required(schema: &ResourceSchema, obj: &Map<String, Value>) -> Result<()> {
+    for def in schema.core.attributes.iter().filter(|d| d.required) {
+        if !obj.get(def.name).is_some_and(is_present) {
+            return Err(invalid(def.name, "required attribute is missing"));
+        }
     }
     for (ext, required) in schema.extensions {
         let data = obj.get(ext.id).and_then(Value::as_object);

@@ -135,7 +135,8 @@ pub struct User {
     pub external_id: Option<String>,
     /// The canonical SCIM resource (JSON, without `id`, `meta` and `groups`).
     pub scim_resource: Option<String>,
-    /// Bumped on every SCIM change; the ETag is `W/"<version>"`.
+    /// Bumped on every SCIM change of the row; the ETag is `W/"<version>"`, with a digest of
+    /// the user's groups appended when it has any (`gatehouse::scim::user_etag`).
     pub version: i64,
     /// JSON object of the attributes asserted at the last login (role mapping re-runs over them
     /// when SCIM changes the user's groups).

@@ -225,6 +225,23 @@ pub fn find_user_by_subject(
     )
 }
 
+/// A user by id, locked against other writers until the transaction ends (PostgreSQL `FOR NO
+/// KEY UPDATE`; SQLite has one writer at a time anyway), for a read-modify-write of the row
+/// that must not lose a concurrent change.
+pub fn lock_user(conn: &mut Conn, id: &str) -> Result<Option<User>> {
+    if let crate::AnyConnection::Postgresql(pg) = conn {
+        return classify(
+            users::table
+                .find(id)
+                .select(User::as_select())
+                .for_no_key_update()
+                .first(pg)
+                .optional(),
+        );
+    }
+    find_user(conn, id)
+}
+
 /// A user by id.
 pub fn find_user(conn: &mut Conn, id: &str) -> Result<Option<User>> {
     classify(
@@ -738,15 +755,21 @@ pub fn remember_once(conn: &mut Conn, key: &str, expires_at: i64) -> Result<bool
     }
 }
 
-/// Forget replay-cache entries and login flows that expired before `now`.
-pub fn purge_expired(conn: &mut Conn, now: i64) -> Result<usize> {
+/// Forget replay-cache entries and login flows that expired before `now`, and authorization
+/// codes that expired before `codes_expired_before` (kept a while after their expiry, so a
+/// late second presentation is still recognised as a reuse). Returns how many rows went.
+pub fn purge_expired(conn: &mut Conn, now: i64, codes_expired_before: i64) -> Result<usize> {
     let a = classify(
         diesel::delete(replay_cache::table.filter(replay_cache::expires_at.lt(now))).execute(conn),
     )?;
     let b = classify(
         diesel::delete(login_flows::table.filter(login_flows::expires_at.lt(now))).execute(conn),
     )?;
-    Ok(a + b)
+    let c = classify(
+        diesel::delete(auth_codes::table.filter(auth_codes::expires_at.lt(codes_expired_before)))
+            .execute(conn),
+    )?;
+    Ok(a + b + c)
 }
 
 // ---------- operator tokens ----------

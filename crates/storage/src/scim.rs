@@ -746,9 +746,12 @@ pub fn groups_of_users(
             group_members::table
                 .inner_join(groups::table)
                 .filter(group_members::user_id.eq_any(chunk))
+                // The id breaks ties between groups of the same name: the order is part of a
+                // user's representation and of its ETag digest, so it must not vary.
                 .order((
                     group_members::user_id.asc(),
                     groups::display_name_lower.asc(),
+                    groups::id.asc(),
                 ))
                 .select((group_members::user_id, groups::id, groups::display_name))
                 .load(conn),

@@ -154,3 +154,29 @@ pub fn journal_lock_is_free(store: &Store, tenant_id: &str) -> Result<bool, Stor
         crate::AnyConnection::Sqlite(_) => Ok(true),
     })
 }
+
+/// How many lock requests in this database are waiting right now (PostgreSQL; always 0 on
+/// SQLite). Lets a test see that a transaction it started is blocked on another's lock, rather
+/// than assume so after a sleep.
+pub fn waiting_lock_requests(store: &Store) -> Result<i64, StorageError> {
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    store.read(|conn| match conn {
+        crate::AnyConnection::Postgresql(pg) => {
+            use diesel::RunQueryDsl;
+            // pg_stat_activity rather than pg_locks: a row-lock waiter waits on the holder's
+            // transaction id, a lock that belongs to no database.
+            diesel::sql_query(
+                "SELECT count(*) AS n FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .get_result::<Count>(pg)
+            .map(|c| c.n)
+            .map_err(StorageError::classify)
+        }
+        crate::AnyConnection::Sqlite(_) => Ok(0),
+    })
+}

@@ -65,7 +65,7 @@ fn replay_cache_accepts_a_key_once() {
         );
         assert_eq!(
             store
-                .transaction(|c| queries::purge_expired(c, 101))
+                .transaction(|c| queries::purge_expired(c, 101, 101))
                 .unwrap(),
             1
         );
@@ -90,7 +90,7 @@ fn a_single_statement_write_commits_on_its_own() {
         assert!(other.unwrap(), "{engine:?}");
         assert_eq!(
             store
-                .transaction(|c| queries::purge_expired(c, 101))
+                .transaction(|c| queries::purge_expired(c, 101, 101))
                 .unwrap(),
             2,
             "{engine:?}"

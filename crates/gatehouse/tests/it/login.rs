@@ -357,6 +357,30 @@ fn session_end_reasons(w: &World) -> Vec<String> {
     .collect()
 }
 
+/// A second confidential client `other` (secret `other-secret`) with the usual redirect URI.
+fn register_other_client(w: &World) {
+    w.gh.register_client(
+        &op(t0()),
+        NewClient {
+            name: "Other".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            public: false,
+            backchannel_logout_uri: None,
+            post_logout_redirect_uris: vec![],
+            client_id: Some("other".into()),
+            client_secret: Some("other-secret".into()),
+        },
+    )
+    .unwrap();
+}
+
+fn other_secret() -> ClientAuth {
+    ClientAuth::Secret {
+        client_id: "other".into(),
+        secret: "other-secret".into(),
+    }
+}
+
 /// A public client `spa` (no secret: PKCE is its only proof) with the usual redirect URI.
 fn register_spa(w: &World) {
     w.gh.register_client(
@@ -383,9 +407,78 @@ fn fresh_code(w: &World) -> String {
     code_of(&done.redirect_to)
 }
 
+/// A SCIM deactivation that commits while a login of the same user is under way must win: the
+/// login reads the user locked, waits for the deactivation, and is refused. (It used to read
+/// the row unlocked and could write it back active, or open a session for a leaver.)
+#[test]
+fn a_deactivation_during_a_login_refuses_the_login() {
+    let w = world(Engine::Postgres);
+    login(&w); // alice exists (JIT)
+    let alice = w.gh.list_tenant_users("acme", None, 10, 0).unwrap()[0]
+        .id
+        .clone();
+    let (resp, relay) = idp_answer(&w, &authorize(&w, &[]), "alice@acme.test", |_| {});
+    let store = w._db.store().unwrap();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let (updated, deactivated) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        let (store, alice) = (&store, &alice);
+        let deactivation = s.spawn(move || {
+            store
+                .transaction(|conn| {
+                    let mut user = storage::queries::find_user(conn, alice)?.unwrap();
+                    user.active = false;
+                    storage::queries::update_user(conn, &user)?;
+                    updated.send(()).unwrap();
+                    released.recv().unwrap();
+                    Ok::<_, storage::StorageError>(())
+                })
+                .unwrap();
+        });
+        deactivated.recv().unwrap();
+        let login = s.spawn(|| {
+            w.gh.acs(&browser(t0()), &w.connection.id, &resp, relay.as_deref())
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut waited = false;
+        while !waited && std::time::Instant::now() < deadline {
+            waited = storage::testing::waiting_lock_requests(store).unwrap() > 0;
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        // Released either way, so a failure below is a failure and not a hang.
+        release.send(()).unwrap();
+        deactivation.join().unwrap();
+        assert!(
+            waited,
+            "the login never waited for the deactivation's row lock"
+        );
+        assert_eq!(refused_to_app(login.join().unwrap()), "user_deactivated");
+    });
+}
+
 #[test]
 fn a_reused_code_revokes_the_tokens_issued_from_it() {
     each(|w| {
+        // Presented again by another client, or long after: refused, and nothing ends (a used
+        // code found later in a log must not let anyone sign the user out).
+        register_other_client(w);
+        let code = fresh_code(w);
+        let tokens =
+            w.gh.exchange_code(&browser(t0()), &secret(w), &code, REDIRECT, None)
+                .unwrap();
+        assert!(w
+            .gh
+            .exchange_code(&browser(t0()), &other_secret(), &code, REDIRECT, None)
+            .is_err());
+        let late = browser(t0() + Duration::seconds(60 + AUTH_CODE_REUSE_WINDOW_SECS + 1));
+        assert!(w
+            .gh
+            .exchange_code(&late, &secret(w), &code, REDIRECT, None)
+            .is_err());
+        assert!(introspect_active(w, &tokens), "{:?}", w.engine);
+        // Then purged: the code is unknown from then on.
+        assert!(w.gh.purge_expired(&late).unwrap() >= 1, "{:?}", w.engine);
+
         let code = fresh_code(w);
         let tokens =
             w.gh.exchange_code(&browser(t0()), &secret(w), &code, REDIRECT, None)
@@ -494,49 +587,42 @@ fn public_clients_must_use_pkce_and_the_verifier_must_match() {
             ("code_challenge", &challenge),
             ("code_challenge_method", "S256"),
         ]));
-        let AuthorizeOutcome::Redirect(url) =
-            w.gh.authorize_pairs(&browser(t0()), &with_pkce).unwrap()
-        else {
-            panic!()
+        // Each presentation burns its code, so each case gets a fresh one.
+        let spa_code = || {
+            let AuthorizeOutcome::Redirect(url) =
+                w.gh.authorize_pairs(&browser(t0()), &with_pkce).unwrap()
+            else {
+                panic!()
+            };
+            let (resp, relay) = idp_answer(w, &url, "alice@acme.test", |_| {});
+            let done =
+                w.gh.acs(&browser(t0()), &w.connection.id, &resp, relay.as_deref())
+                    .unwrap();
+            code_of(&done.redirect_to)
         };
-        let (resp, relay) = idp_answer(w, &url, "alice@acme.test", |_| {});
-        let done =
-            w.gh.acs(&browser(t0()), &w.connection.id, &resp, relay.as_deref())
-                .unwrap();
-        let code = code_of(&done.redirect_to);
         let public = ClientAuth::Public {
             client_id: "spa".into(),
         };
         let wrong = "b".repeat(43);
-        // Without a verifier: refused, and the presentation burns the code.
-        assert!(matches!(
-            w.gh.exchange_code(&browser(t0()), &public, &code, REDIRECT, None),
-            Err(GatehouseError::OAuth {
-                error: "invalid_grant",
-                ..
-            })
-        ));
-        assert!(matches!(
-            w.gh.exchange_code(&browser(t0()), &public, &code, REDIRECT, Some(&wrong)),
-            Err(GatehouseError::OAuth {
-                error: "invalid_grant",
-                ..
-            })
-        ));
-        // Re-run a fresh login for the happy path (the code above is burnt).
-        let AuthorizeOutcome::Redirect(url) =
-            w.gh.authorize_pairs(&browser(t0()), &with_pkce).unwrap()
-        else {
-            panic!()
-        };
-        let (resp, relay) = idp_answer(w, &url, "alice@acme.test", |_| {});
-        let done =
-            w.gh.acs(&browser(t0()), &w.connection.id, &resp, relay.as_deref())
-                .unwrap();
+        for (verifier, why) in [
+            (None, "code_verifier required"),
+            (Some(wrong.as_str()), "PKCE verification failed"),
+        ] {
+            match w
+                .gh
+                .exchange_code(&browser(t0()), &public, &spa_code(), REDIRECT, verifier)
+            {
+                Err(GatehouseError::OAuth {
+                    error: "invalid_grant",
+                    description,
+                }) => assert_eq!(description, why, "{:?}", w.engine),
+                other => panic!("{other:?}"),
+            }
+        }
         w.gh.exchange_code(
             &browser(t0()),
             &public,
-            &code_of(&done.redirect_to),
+            &spa_code(),
             REDIRECT,
             Some(&verifier),
         )
@@ -1126,23 +1212,8 @@ fn refresh_tokens_rotate_and_a_reused_one_ends_the_session() {
                 .unwrap();
         assert_eq!(intro["active"], true, "{:?}", w.engine);
         // Another client cannot use it.
-        w.gh.register_client(
-            &op(t0()),
-            NewClient {
-                name: "Other".into(),
-                redirect_uris: vec![REDIRECT.into()],
-                public: false,
-                backchannel_logout_uri: None,
-                post_logout_redirect_uris: vec![],
-                client_id: Some("other".into()),
-                client_secret: Some("other-secret".into()),
-            },
-        )
-        .unwrap();
-        let other = ClientAuth::Secret {
-            client_id: "other".into(),
-            secret: "other-secret".into(),
-        };
+        register_other_client(w);
+        let other = other_secret();
         assert!(matches!(
             w.gh.refresh(&browser(t0()), &other, &second.refresh_token),
             Err(GatehouseError::OAuth {

@@ -732,3 +732,28 @@ fn members_need_their_value() {
         "changed: []\nmembers added: []\nmembers removed: []\n{}\n"
     );
 }
+
+/// The value rules (not blank, indexed values at most 1024 bytes) judge what a request brings,
+/// not what was stored before them: an old record that breaks one must stay deactivatable.
+#[test]
+fn value_rules_judge_what_changes() {
+    let mut old = fixture("base/user.json");
+    old["userName"] = json!("   ");
+    old["emails"] = json!([{"value": format!("{}@x", "a".repeat(1100))}]);
+    let deactivate = ops(json!([{"op": "replace", "value": {"active": false}}]));
+    let outcome = PatchRequest::parse(&deactivate, 100)
+        .and_then(|p| p.apply(&schema::USER, &old))
+        .unwrap();
+    assert_eq!(outcome.resource["active"], json!(false));
+    for operations in [
+        json!([{"op": "replace", "path": "userName", "value": " \t"}]),
+        json!([{"op": "add", "path": "emails", "value": [{"value": "b".repeat(1025)}]}]),
+    ] {
+        let out = render(
+            &schema::USER,
+            &fixture("base/user.json"),
+            &ops(operations.clone()),
+        );
+        assert_eq!(out, "error 400 invalidValue", "{operations}");
+    }
+}
