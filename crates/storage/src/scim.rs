@@ -434,13 +434,18 @@ pub fn existing_directory_users(
     let mut out = Vec::with_capacity(ids.len());
     // Chunked so that a 10,000-member push stays under every engine's bind-parameter limit.
     for chunk in ids.chunks(500) {
-        out.extend(classify(
-            users::table
-                .filter(users::directory_id.eq(directory_id))
-                .filter(users::id.eq_any(chunk))
-                .select(users::id)
-                .load::<String>(conn),
-        )?);
+        let query = users::table
+            .filter(users::directory_id.eq(directory_id))
+            .filter(users::id.eq_any(chunk))
+            .order(users::id)
+            .select(users::id);
+        // On PostgreSQL the users found are share-locked (in id order) until the caller
+        // commits: a deletion that is committing meanwhile is waited for and then seen, so a
+        // group push cannot add a user that has just left the directory. SQLite has one writer.
+        out.extend(match &mut *conn {
+            crate::AnyConnection::Postgresql(pg) => classify(query.for_share().load::<String>(pg))?,
+            other => classify(query.load::<String>(other))?,
+        });
     }
     Ok(out)
 }

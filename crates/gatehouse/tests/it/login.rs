@@ -3,7 +3,9 @@
 //! `TestIdentityProvider` with its own key; its responses go through the production validator.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-use crate::support::{facade, idp, next_seed, refused_to_app, t0, REDIRECT};
+use crate::support::{
+    contend_with_user_change, facade, idp, next_seed, refused_to_app, t0, REDIRECT,
+};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
@@ -418,42 +420,19 @@ fn a_deactivation_during_a_login_refuses_the_login() {
         .id
         .clone();
     let (resp, relay) = idp_answer(&w, &authorize(&w, &[]), "alice@acme.test", |_| {});
-    let store = w._db.store().unwrap();
-    let (release, released) = std::sync::mpsc::channel::<()>();
-    let (updated, deactivated) = std::sync::mpsc::channel::<()>();
-    std::thread::scope(|s| {
-        let (store, alice) = (&store, &alice);
-        let deactivation = s.spawn(move || {
-            store
-                .transaction(|conn| {
-                    let mut user = storage::queries::find_user(conn, alice)?.unwrap();
-                    user.active = false;
-                    storage::queries::update_user(conn, &user)?;
-                    updated.send(()).unwrap();
-                    released.recv().unwrap();
-                    Ok::<_, storage::StorageError>(())
-                })
-                .unwrap();
-        });
-        deactivated.recv().unwrap();
-        let login = s.spawn(|| {
+    let (waited, login) = contend_with_user_change(
+        &w._db,
+        &alice,
+        |user| user.active = false,
+        || {
             w.gh.acs(&browser(t0()), &w.connection.id, &resp, relay.as_deref())
-        });
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        let mut waited = false;
-        while !waited && std::time::Instant::now() < deadline {
-            waited = storage::testing::waiting_lock_requests(store).unwrap() > 0;
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        // Released either way, so a failure below is a failure and not a hang.
-        release.send(()).unwrap();
-        deactivation.join().unwrap();
-        assert!(
-            waited,
-            "the login never waited for the deactivation's row lock"
-        );
-        assert_eq!(refused_to_app(login.join().unwrap()), "user_deactivated");
-    });
+        },
+    );
+    assert!(
+        waited,
+        "the login never waited for the deactivation's row lock"
+    );
+    assert_eq!(refused_to_app(login), "user_deactivated");
 }
 
 #[test]

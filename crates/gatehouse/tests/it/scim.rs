@@ -4,7 +4,9 @@
 //! membership changes both ways, tenant isolation, tokens, ETags and uniqueness.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-use crate::support::{facade, idp, next_seed, refused_to_app, t0, REDIRECT};
+use crate::support::{
+    contend_with_user_change, facade, idp, next_seed, refused_to_app, t0, REDIRECT,
+};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use chrono::Duration;
@@ -1029,6 +1031,50 @@ fn user_renames_and_deletes_beside_group_pushes_neither_deadlock_nor_fail() {
             "{engine:?}: the audit chain is whole"
         );
     }
+}
+
+/// A group push that adds a user while the user's deletion is committing waits for it and is
+/// refused: the deleted user must not end up a member.
+#[test]
+fn a_push_adding_a_user_being_deleted_waits_and_is_refused() {
+    let (db, gh) = tenant_world(Engine::Postgres);
+    let d = directory(&gh, "acme", "Okta");
+    let leaver = create_user(&gh, &d, json!({"userName": "leaver@acme.test"}));
+    let group = create(
+        &gh,
+        &d,
+        ScimKind::Group,
+        &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "G"}),
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                      "Operations": [{"op": "add", "path": "members", "value": [{"value": leaver}]}]});
+    // What the deletion does to the row, held open while the push runs.
+    let (waited, push) = contend_with_user_change(
+        &db,
+        &leaver,
+        |user| {
+            user.directory_id = None;
+            user.active = false;
+        },
+        || {
+            gh.scim_patch(
+                &scim_call(&d),
+                &d.client,
+                ScimKind::Group,
+                &group,
+                &body,
+                None,
+            )
+        },
+    );
+    assert!(waited, "the push never waited for the deletion");
+    let (status, scim_type, _) = scim_status(push);
+    assert_eq!((status, scim_type), (400, Some("invalidValue")));
+    let g = get(&gh, &d, ScimKind::Group, &group).unwrap().body.unwrap();
+    assert!(member_ids(&g).is_empty(), "{g}");
 }
 
 #[test]

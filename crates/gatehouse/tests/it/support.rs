@@ -58,3 +58,45 @@ pub fn refused_to_app(result: gatehouse::Result<gatehouse::LoginCompleted>) -> &
         other => panic!("expected access_denied to the app, got {other:?}"),
     }
 }
+
+/// Change user `user_id` with `change` in a transaction of its own and keep it open while
+/// `contender` runs on another thread; commit once the contender is seen waiting for a lock (or
+/// after 10 s). Returns whether it waited, and its result. PostgreSQL only: the point is to
+/// catch a write that would read around a concurrent change instead of waiting for it.
+pub fn contend_with_user_change<T: Send>(
+    db: &TestDatabase,
+    user_id: &str,
+    change: impl FnOnce(&mut storage::models::User) + Send,
+    contender: impl FnOnce() -> T + Send,
+) -> (bool, T) {
+    let store = db.store().unwrap();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let (changed, holding) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        let store = &store;
+        let holder = s.spawn(move || {
+            store
+                .transaction(|conn| {
+                    let mut user = storage::queries::find_user(conn, user_id)?.unwrap();
+                    change(&mut user);
+                    storage::queries::update_user(conn, &user)?;
+                    changed.send(()).unwrap();
+                    released.recv().unwrap();
+                    Ok::<_, storage::StorageError>(())
+                })
+                .unwrap();
+        });
+        holding.recv().unwrap();
+        let contender = s.spawn(contender);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut waited = false;
+        while !waited && std::time::Instant::now() < deadline {
+            waited = storage::testing::waiting_lock_requests(store).unwrap() > 0;
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        // Released either way, so a failing check is a failure and not a hang.
+        release.send(()).unwrap();
+        holder.join().unwrap();
+        (waited, contender.join().unwrap())
+    })
+}
