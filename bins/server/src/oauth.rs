@@ -184,7 +184,14 @@ fn bearer(req: &HttpRequest) -> Option<String> {
 
 async fn userinfo(req: HttpRequest, gh: Facade) -> Result<HttpResponse, HttpError> {
     let c = call(&req, Actor::System);
-    let token = bearer(&req).unwrap_or_default();
+    let Some(token) = bearer(&req) else {
+        // No credentials at all: a bare challenge, without an error code (RFC 6750 §3.1).
+        return Ok(HttpResponse::Unauthorized()
+            .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"gatehouse\""))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header(("X-Correlation-Id", c.correlation_id))
+            .finish());
+    };
     let claims = run(&gh, Surface::OAuth, c, move |gh, c| gh.userinfo(c, &token)).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -847,6 +847,14 @@ fn oauth_endpoints_challenge_and_require_what_their_rfcs_say() {
             "Bearer error=\"invalid_token\"",
             "{e:?}"
         );
+        // No token at all: a bare challenge, no error code (RFC 6750 §3.1).
+        let anonymous = a.send(a.http.get(oauth("userinfo")));
+        assert_eq!(anonymous.status, 401, "{e:?}");
+        assert_eq!(
+            anonymous.header(WWW_AUTHENTICATE),
+            "Bearer realm=\"gatehouse\"",
+            "{e:?}"
+        );
 
         let bad_client = a.send(
             a.http
