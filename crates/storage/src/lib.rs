@@ -111,6 +111,14 @@ pub enum StorageError {
         /// Constraint detail.
         detail: String,
     },
+    /// A value the database cannot store (PostgreSQL's `text` refuses NUL characters). The
+    /// caller's input, not an outage: boundaries refuse NUL before it gets here, and this is
+    /// the backstop for any path that does not.
+    #[error("a value cannot be stored: {detail}")]
+    Unstorable {
+        /// Driver detail.
+        detail: String,
+    },
     /// Any other query failure.
     #[error("query failed: {source}")]
     Query {
@@ -129,6 +137,18 @@ impl StorageError {
             ) => StorageError::Conflict {
                 detail: info.message().to_owned(),
             },
+            // SQLSTATE 22021, which diesel does not name; PostgreSQL's English message is the
+            // only handle (a server answering in another language leaves this a query error).
+            diesel::result::Error::DatabaseError(_, info)
+                if info
+                    .message()
+                    .starts_with("invalid byte sequence for encoding")
+                    && info.message().ends_with("0x00") =>
+            {
+                StorageError::Unstorable {
+                    detail: info.message().to_owned(),
+                }
+            }
             other => StorageError::Query { source: other },
         }
     }

@@ -904,3 +904,34 @@ fn oauth_endpoints_challenge_and_require_what_their_rfcs_say() {
         assert_eq!(unknown.json(), json!({"active": false}), "{e:?}");
     });
 }
+
+/// A NUL character that reaches the database (PostgreSQL's `text` cannot store it) is the
+/// caller's error, answered `400 invalid_input`, never a `503` as if the database were down.
+/// SQLite stores it, so there the same requests simply find nothing (or an empty page).
+#[test]
+fn nul_characters_are_the_callers_error_never_an_outage() {
+    each(|a| {
+        let e = a.engine;
+        a.tenant("acme");
+        for path in [
+            "/tenants/%00",
+            "/tenants/%00/seats",
+            "/saml-connections/%00",
+            "/tenants/acme/audit?event_type=x%00",
+        ] {
+            let r = a.send(a.request(Method::GET, path));
+            match e {
+                Engine::Postgres => {
+                    a.refused(r, 400, "invalid_input");
+                }
+                Engine::Sqlite => {
+                    assert!(
+                        [200, 400, 404].contains(&r.status),
+                        "{e:?}: {path}: {}",
+                        r.text
+                    )
+                }
+            }
+        }
+    });
+}
