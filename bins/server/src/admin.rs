@@ -365,13 +365,36 @@ struct RotateBody {
     overlap_secs: i64,
 }
 
+/// A body that may be left out: empty is `None`; anything else must be the JSON the route
+/// takes, or the request is refused (`Option<web::Json<_>>` would quietly read a malformed
+/// body as absent and apply the defaults).
+fn optional_json<T: serde::de::DeserializeOwned>(
+    c: &Call,
+    body: &web::Bytes,
+) -> Result<Option<T>, HttpError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(body)
+        .map(Some)
+        .map_err(|e| HttpError {
+            error: GatehouseError::InvalidInput {
+                field: "request",
+                reason: format!("the body is not valid: {e}"),
+            },
+            surface: Surface::Admin,
+            correlation_id: c.correlation_id.clone(),
+        })
+}
+
 async fn rotate_secret(
     req: HttpRequest,
     gh: Facade,
     path: web::Path<String>,
-    body: Option<web::Json<RotateBody>>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, HttpError> {
     let c = operator(&req, &gh).await?;
+    let body: Option<RotateBody> = optional_json(&c, &body)?;
     let overlap = chrono::Duration::seconds(
         body.map(|b| b.overlap_secs)
             .unwrap_or(0)
@@ -648,9 +671,10 @@ async fn rotate_scim_token(
     req: HttpRequest,
     gh: Facade,
     path: web::Path<String>,
-    body: Option<web::Json<RotateScimToken>>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, HttpError> {
     let c = operator(&req, &gh).await?;
+    let body: Option<RotateScimToken> = optional_json(&c, &body)?;
     let overlap = body.and_then(|b| b.overlap_secs).unwrap_or(3600);
     let t = run(&gh, Surface::Admin, c, move |gh, c| {
         gh.rotate_scim_token(
@@ -835,10 +859,11 @@ async fn revoke_session(
     req: HttpRequest,
     gh: Facade,
     path: web::Path<String>,
-    body: Option<web::Json<ReasonBody>>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, HttpError> {
     let c = operator(&req, &gh).await?;
-    let reason = body.map(|b| b.into_inner().reason).unwrap_or_default();
+    let body: Option<ReasonBody> = optional_json(&c, &body)?;
+    let reason = body.map(|b| b.reason).unwrap_or_default();
     run(&gh, Surface::Admin, c, move |gh, c| {
         gh.revoke_session(c, &path, &reason)
     })
@@ -850,10 +875,11 @@ async fn revoke_user_sessions(
     req: HttpRequest,
     gh: Facade,
     path: web::Path<String>,
-    body: Option<web::Json<ReasonBody>>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, HttpError> {
     let c = operator(&req, &gh).await?;
-    let reason = body.map(|b| b.into_inner().reason).unwrap_or_default();
+    let body: Option<ReasonBody> = optional_json(&c, &body)?;
+    let reason = body.map(|b| b.reason).unwrap_or_default();
     let ended = run(&gh, Surface::Admin, c, move |gh, c| {
         gh.revoke_user_sessions(c, &path, &reason)
     })

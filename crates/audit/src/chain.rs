@@ -277,6 +277,15 @@ impl ChainBuilder {
             hash: String::new(),
         };
         record.hash = record.compute_hash()?;
+        // Never seal what `from_json` would refuse to read back: the newest record is read as
+        // the next one's predecessor, so one oversized record would stop its whole chain.
+        let len = record.to_json()?.len();
+        if len > MAX_RECORD_BYTES {
+            return Err(AuditError::TooLarge {
+                len,
+                max: MAX_RECORD_BYTES,
+            });
+        }
         Ok(record)
     }
 }

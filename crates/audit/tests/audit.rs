@@ -345,6 +345,28 @@ fn append_refuses_another_tenants_head() {
     assert!(matches!(err, AuditError::SeqOverflow), "{err:?}");
 }
 
+/// What `append` seals, `from_json` reads back: a record over the bound is refused when it is
+/// made, because the newest record is read as its successor's predecessor and an unreadable one
+/// would stop the chain.
+#[test]
+fn append_refuses_a_record_it_could_not_read_back() {
+    let huge = AuditEvent::AdminAction {
+        action: "note".into(),
+        summary: "a".repeat(MAX_RECORD_BYTES),
+    };
+    let err = ChainBuilder::append(None, draft("acme", huge), t0()).unwrap_err();
+    assert!(matches!(err, AuditError::TooLarge { .. }), "{err:?}");
+    let fits = AuditEvent::AdminAction {
+        action: "note".into(),
+        summary: "a".repeat(MAX_RECORD_BYTES / 2),
+    };
+    let sealed = ChainBuilder::append(None, draft("acme", fits), t0()).unwrap();
+    assert_eq!(
+        AuditRecord::from_json(&sealed.to_json().unwrap()).unwrap(),
+        sealed
+    );
+}
+
 #[test]
 fn parsing_is_bounded_and_never_panics() {
     let big = format!("\"{}\"", "a".repeat(MAX_RECORD_BYTES));

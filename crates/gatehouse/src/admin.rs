@@ -162,11 +162,7 @@ pub(crate) fn rfc3339(secs: i64) -> String {
 
 /// The trimmed display name, or the reason it is refused.
 fn valid_display_name(name: &str) -> Result<String> {
-    let name = name.trim();
-    if name.is_empty() || name.len() > 200 {
-        return Err(GatehouseError::invalid("display_name", "1-200 characters"));
-    }
-    Ok(name.to_owned())
+    crate::util::label("display_name", name)
 }
 
 fn valid_slug(slug: &str) -> bool {
@@ -384,8 +380,24 @@ impl Gatehouse {
 
     /// Register an app. The secret is returned once and stored only as a hash.
     pub fn register_client(&self, call: &Call, input: NewClient) -> Result<ClientCredentials> {
-        if input.name.trim().is_empty() {
-            return Err(GatehouseError::invalid("name", "must not be empty"));
+        let name = crate::util::label("name", &input.name)?;
+        if let Some(id) = &input.client_id {
+            // It travels in URLs, Basic credentials and every audit record of the app.
+            let ok = (1..=128).contains(&id.len())
+                && id.chars().all(|c| c.is_ascii_graphic() && c != ':');
+            if !ok {
+                return Err(GatehouseError::invalid(
+                    "client_id",
+                    "1-128 printable ASCII characters, no spaces or colons",
+                ));
+            }
+        }
+        if input
+            .client_secret
+            .as_ref()
+            .is_some_and(|s| s.is_empty() || s.len() > 256)
+        {
+            return Err(GatehouseError::invalid("client_secret", "1-256 characters"));
         }
         if input.redirect_uris.is_empty() {
             return Err(GatehouseError::invalid(
@@ -420,7 +432,7 @@ impl Gatehouse {
         };
         let row = models::OidcClient {
             id: client_id,
-            name: input.name.trim().to_owned(),
+            name,
             secret_hash: secret.as_deref().map(token_hash),
             previous_secret_hash: None,
             previous_secret_expires_at: None,

@@ -13,7 +13,17 @@ pub const SYSTEM_TENANT: &str = "_system";
 
 impl From<audit::AuditError> for GatehouseError {
     fn from(e: audit::AuditError) -> Self {
-        GatehouseError::internal(e)
+        match e {
+            // Only the caller's values can make a record that large (names, ids, summaries):
+            // the change is refused, with nothing written.
+            audit::AuditError::TooLarge { max, .. } => GatehouseError::InvalidInput {
+                field: "request",
+                reason: format!(
+                    "the change is too large to record in the audit trail (over {max} bytes)"
+                ),
+            },
+            other => GatehouseError::internal(other),
+        }
     }
 }
 

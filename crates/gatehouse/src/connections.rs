@@ -214,17 +214,33 @@ struct ResolvedIdp {
 
 const MAX_METADATA_DOWNLOAD: u64 = 1 << 20;
 
+/// Whether metadata may be fetched from `url`: https, or plain http to loopback (for tests).
+fn metadata_url_allowed(url: &url::Url) -> bool {
+    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    url.scheme() == "https" || (url.scheme() == "http" && loopback)
+}
+
 /// Download IdP metadata (https, or http on loopback for tests), bounded in size and time.
+/// Every redirect hop must pass the same rule as the URL itself (at most 3 hops): a loopback
+/// URL that redirects to plain http elsewhere is refused, not followed.
 pub fn fetch_metadata(url: &str) -> Result<Vec<u8>> {
     let parsed = url::Url::parse(url)
         .map_err(|_| GatehouseError::invalid("metadata_url", "not an absolute URL"))?;
-    let loopback = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
-    if parsed.scheme() != "https" && !(parsed.scheme() == "http" && loopback) {
+    if !metadata_url_allowed(&parsed) {
         return Err(GatehouseError::invalid("metadata_url", "must be https"));
     }
+    let redirects = reqwest::redirect::Policy::custom(|attempt| {
+        if attempt.previous().len() > 3 {
+            attempt.error("more than 3 redirects")
+        } else if !metadata_url_allowed(attempt.url()) {
+            attempt.error("a redirect left https")
+        } else {
+            attempt.follow()
+        }
+    });
     let client = reqwest::blocking::Client::builder()
         .timeout(std::time::Duration::from_secs(10))
-        .redirect(reqwest::redirect::Policy::limited(3))
+        .redirect(redirects)
         .build()
         .map_err(GatehouseError::internal)?;
     let response = client
@@ -364,9 +380,7 @@ impl Gatehouse {
         tenant: &str,
         input: NewSamlConnection,
     ) -> Result<SamlConnectionView> {
-        if input.name.trim().is_empty() || input.name.len() > 200 {
-            return Err(GatehouseError::invalid("name", "1-200 characters"));
-        }
+        let name = crate::util::label("name", &input.name)?;
         let vendor = parse_vendor(&input.vendor)?;
         let idp = resolve_idp(&input.idp)?;
         let id = format!("conn_{}", self.random_hex(12));
@@ -390,7 +404,7 @@ impl Gatehouse {
         let row = models::SamlConnection {
             id: id.clone(),
             tenant_id: String::new(),
-            name: input.name.trim().to_owned(),
+            name,
             enabled: true,
             vendor: vendor.as_str().to_owned(),
             idp_entity_id: idp.entity_id,
@@ -471,10 +485,7 @@ impl Gatehouse {
             let mut row = find_connection(conn, id)?;
             let mut changed = Vec::new();
             if let Some(name) = &update.name {
-                if name.trim().is_empty() {
-                    return Err(GatehouseError::invalid("name", "must not be empty"));
-                }
-                row.name = name.trim().to_owned();
+                row.name = crate::util::label("name", name)?;
                 changed.push("name");
             }
             if let Some(enabled) = update.enabled {

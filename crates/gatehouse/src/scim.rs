@@ -595,10 +595,8 @@ impl Gatehouse {
         tenant: &str,
         name: &str,
     ) -> Result<ScimDirectoryView> {
-        let name = name.trim();
-        if name.is_empty() || name.len() > 200 {
-            return Err(GatehouseError::invalid("name", "1-200 characters"));
-        }
+        let name = crate::util::label("name", name)?;
+        let name = name.as_str();
         let id = format!("dir_{}", self.random_hex(12));
         let row = self.transaction(|conn| {
             let t = queries::find_tenant(conn, tenant)?

@@ -23,3 +23,23 @@ pub(crate) fn json_list(values: &[String]) -> String {
 pub(crate) fn parse_json_list(text: &str) -> Vec<String> {
     serde_json::from_str(text).unwrap_or_default()
 }
+
+/// A name shown to people (tenant display name, app, connection or directory name): trimmed,
+/// 1 to 200 bytes, no control characters. NUL above all: PostgreSQL cannot store it and SQLite
+/// would, so refusing it here keeps both engines' answers the same.
+pub(crate) fn label(field: &'static str, value: &str) -> crate::error::Result<String> {
+    let value = value.trim();
+    if value.is_empty() || value.len() > 200 {
+        return Err(crate::error::GatehouseError::invalid(
+            field,
+            "1-200 characters",
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(crate::error::GatehouseError::invalid(
+            field,
+            "control characters are not allowed",
+        ));
+    }
+    Ok(value.to_owned())
+}

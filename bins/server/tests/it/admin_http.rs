@@ -935,3 +935,67 @@ fn nul_characters_are_the_callers_error_never_an_outage() {
         }
     });
 }
+
+/// Names and ids an operator sends are bounded and free of control characters, each refusal
+/// naming its field. Found by an abuse run: a 100,000-character `client_id` was accepted and
+/// its audit record was too large to read back, which stopped every later global operation
+/// (key rotation, app registration) that appends to the same chain.
+#[test]
+fn oversized_or_control_character_names_are_refused_and_global_operations_go_on() {
+    each(|a| {
+        let e = a.engine;
+        let cases = [
+            (
+                json!({"name": "App", "redirect_uris": [APP_REDIRECT], "client_id": "a".repeat(100_000)}),
+                "client_id",
+            ),
+            (
+                json!({"name": "a".repeat(100_000), "redirect_uris": [APP_REDIRECT]}),
+                "name",
+            ),
+            (
+                json!({"name": "A\u{0}pp", "redirect_uris": [APP_REDIRECT]}),
+                "name",
+            ),
+            (
+                json!({"name": "App", "redirect_uris": [APP_REDIRECT], "client_secret": "s".repeat(300)}),
+                "client_secret",
+            ),
+        ];
+        for (body, field) in cases {
+            let m = a.refuses(Method::POST, "/clients", body, 400, "invalid_input");
+            assert!(m.contains(field), "{e:?}: {m}");
+        }
+        let m = a.refuses(
+            Method::POST,
+            "/tenants",
+            json!({"slug": "nul", "display_name": "a\u{0}b"}),
+            400,
+            "invalid_input",
+        );
+        assert!(m.contains("display_name"), "{e:?}: {m}");
+        a.json(Method::POST, "/keys/rotate", None, 200);
+        a.app();
+    });
+}
+
+/// Routes whose body may be left out refuse a body they cannot read instead of applying their
+/// defaults (found by an abuse run: `{"overlap_secs": "86400"}` rotated a secret with no
+/// overlap at all, ending the old one at once).
+#[test]
+fn an_optional_body_that_does_not_parse_is_refused_not_ignored() {
+    each(|a| {
+        let e = a.engine;
+        let (client_id, _) = a.app();
+        let path = format!("/clients/{client_id}/rotate-secret");
+        for bad in [json!({"overlap_secs": "86400"}), json!({"overlap_secs": true})] {
+            a.refuses(Method::POST, &path, bad, 400, "invalid_input");
+        }
+        let garbage = a.send(a.request(Method::POST, &path).body("{not json"));
+        a.refused(garbage, 400, "invalid_input");
+        // Left out, or empty: the defaults.
+        let rotated = a.send(a.request(Method::POST, &path));
+        assert_eq!(rotated.status, 200, "{e:?}: {}", rotated.text);
+        a.json(Method::POST, &path, Some(json!({"overlap_secs": 60})), 200);
+    });
+}

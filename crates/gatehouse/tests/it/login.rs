@@ -370,7 +370,7 @@ fn register_other_client(w: &World) {
             backchannel_logout_uri: None,
             post_logout_redirect_uris: vec![],
             client_id: Some("other".into()),
-            client_secret: Some("other-secret".into()),
+            client_secret: Some("other-secret-0123456789".into()),
         },
     )
     .unwrap();
@@ -379,7 +379,7 @@ fn register_other_client(w: &World) {
 fn other_secret() -> ClientAuth {
     ClientAuth::Secret {
         client_id: "other".into(),
-        secret: "other-secret".into(),
+        secret: "other-secret-0123456789".into(),
     }
 }
 
@@ -895,6 +895,14 @@ fn post_binding_sends_an_enveloped_signed_authn_request() {
 
 /// Serve `body` over HTTP on loopback for `requests` requests (metadata URL tests).
 fn serve(body: String, requests: usize) -> String {
+    serve_raw(
+        format!("HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}", body.len(), body),
+        requests,
+    )
+}
+
+/// Answer `requests` requests on loopback with the raw HTTP `response`; the URL to ask.
+fn serve_raw(response: String, requests: usize) -> String {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/metadata.xml", listener.local_addr().unwrap());
@@ -903,10 +911,28 @@ fn serve(body: String, requests: usize) -> String {
             let mut stream = stream.unwrap();
             let mut buf = [0u8; 4096];
             let _ = stream.read(&mut buf);
-            let _ = write!(stream, "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}", body.len(), body);
+            let _ = stream.write_all(response.as_bytes());
         }
     });
     url
+}
+
+fn connection_from_url(gh: &Gatehouse, url: &str) -> Result<SamlConnectionView> {
+    gh.create_saml_connection(
+        &op(t0()),
+        "acme",
+        NewSamlConnection {
+            name: "Okta".into(),
+            vendor: "okta".into(),
+            idp: IdpSource::MetadataUrl(url.to_owned()),
+            allow_idp_initiated: false,
+            default_client_id: None,
+            default_redirect_uri: None,
+            sign_requests: true,
+            jit_enabled: true,
+            attribute_mapping: None,
+        },
+    )
 }
 
 #[test]
@@ -922,23 +948,7 @@ fn connections_from_a_metadata_url_trust_every_listed_certificate_and_refresh() 
     let gh = facade(&db, 7);
     gh.create_tenant(&op(t0()), NewTenant::new("acme", "Acme"))
         .unwrap();
-    let created = gh
-        .create_saml_connection(
-            &op(t0()),
-            "acme",
-            NewSamlConnection {
-                name: "Okta".into(),
-                vendor: "okta".into(),
-                idp: IdpSource::MetadataUrl(url.clone()),
-                allow_idp_initiated: false,
-                default_client_id: None,
-                default_redirect_uri: None,
-                sign_requests: true,
-                jit_enabled: true,
-                attribute_mapping: None,
-            },
-        )
-        .unwrap();
+    let created = connection_from_url(&gh, &url).unwrap();
     assert_eq!(created.idp_entity_id, expected.entity_id);
     assert_eq!(
         created.idp_certificates.len(),
@@ -947,34 +957,25 @@ fn connections_from_a_metadata_url_trust_every_listed_certificate_and_refresh() 
     assert_eq!(created.metadata_url.as_deref(), Some(url.as_str()));
     let refreshed = gh.refresh_saml_metadata(&op(t0()), &created.id).unwrap();
     assert_eq!(refreshed.idp_certificates, created.idp_certificates);
-    // A plain-http URL that is not loopback is refused before any request is made.
-    let e = gh
-        .create_saml_connection(
-            &op(t0()),
-            "acme",
-            NewSamlConnection {
-                name: "Okta".into(),
-                vendor: "okta".into(),
-                idp: IdpSource::MetadataUrl("http://idp.example.com/metadata".into()),
-                allow_idp_initiated: false,
-                default_client_id: None,
-                default_redirect_uri: None,
-                sign_requests: true,
-                jit_enabled: true,
-                attribute_mapping: None,
-            },
-        )
-        .unwrap_err();
-    assert!(
-        matches!(
-            e,
-            GatehouseError::InvalidInput {
-                field: "metadata_url",
-                ..
-            }
-        ),
-        "{e:?}"
+    // A plain-http URL that is not loopback is refused before any request is made, and so is
+    // a loopback URL that redirects to one (found by an abuse run: redirects were followed to
+    // any scheme and host).
+    let redirecting = serve_raw(
+        "HTTP/1.1 302 Found\r\nLocation: http://192.0.2.1/metadata.xml\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".into(),
+        1,
     );
+    for (url, why) in [
+        ("http://idp.example.com/metadata", "must be https"),
+        (redirecting.as_str(), "redirect"),
+    ] {
+        match connection_from_url(&gh, url) {
+            Err(GatehouseError::InvalidInput {
+                field: "metadata_url",
+                reason,
+            }) => assert!(reason.contains(why), "{url}: {reason}"),
+            other => panic!("{url}: {other:?}"),
+        }
+    }
 }
 
 const SEED_RULES: &str = r#"{
