@@ -208,6 +208,31 @@ fn operator_mistakes_exit_2_with_a_clear_message() {
             "{e:?}"
         );
         assert!(dup.stdout.is_empty(), "{e:?}");
+        // A new slug with a taken external id: the message cannot blame the slug alone.
+        s.run(&[
+            "tenant",
+            "create",
+            "hooli",
+            "--name",
+            "H",
+            "--external-id",
+            "crm-7",
+        ]);
+        let ext = s.run(&[
+            "tenant",
+            "create",
+            "initech",
+            "--name",
+            "I",
+            "--external-id",
+            "crm-7",
+        ]);
+        assert_eq!(ext.code, 2, "{e:?}: {}", ext.stderr);
+        assert_eq!(
+            ext.stderr.trim(),
+            "error: a tenant with slug initech or external id crm-7 already exists",
+            "{e:?}"
+        );
 
         let missing = s.run(&["tenant", "show", "globex"]);
         assert_eq!(missing.code, 2, "{e:?}");

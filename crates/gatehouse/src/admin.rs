@@ -246,7 +246,13 @@ impl Gatehouse {
             created_at: call.now.timestamp(),
         };
         self.transaction(|conn| {
-            queries::insert_tenant(conn, &row).map_err(conflict(format!("tenant {}", row.slug)))?;
+            // Slug and external id are both unique: the message names both, since the
+            // database does not say which one collided.
+            let what = match &row.external_id {
+                Some(ext) => format!("a tenant with slug {} or external id {ext}", row.slug),
+                None => format!("tenant {}", row.slug),
+            };
+            queries::insert_tenant(conn, &row).map_err(conflict(what))?;
             for domain in &domains {
                 queries::insert_domain(
                     conn,

@@ -988,7 +988,10 @@ fn an_optional_body_that_does_not_parse_is_refused_not_ignored() {
         let e = a.engine;
         let (client_id, _) = a.app();
         let path = format!("/clients/{client_id}/rotate-secret");
-        for bad in [json!({"overlap_secs": "86400"}), json!({"overlap_secs": true})] {
+        for bad in [
+            json!({"overlap_secs": "86400"}),
+            json!({"overlap_secs": true}),
+        ] {
             a.refuses(Method::POST, &path, bad, 400, "invalid_input");
         }
         let garbage = a.send(a.request(Method::POST, &path).body("{not json"));
