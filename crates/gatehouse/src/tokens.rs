@@ -645,8 +645,7 @@ impl Gatehouse {
     }
 
     /// RFC 7662 introspection, for confidential apps that authenticate with their secret.
-    /// Anything but a live token of a live
-    /// session is `{"active": false}` with nothing else.
+    /// Anything but a live token of a live session is `{"active": false}` with nothing else.
     pub fn introspect(&self, call: &Call, auth: &ClientAuth, token: &str) -> Result<Value> {
         // RFC 7662 §2.1: the caller must authenticate. A public client has no secret, and its
         // id ships inside every copy of the app, so it proves nothing.
