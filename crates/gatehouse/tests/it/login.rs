@@ -359,45 +359,41 @@ fn session_end_reasons(w: &World) -> Vec<String> {
     .collect()
 }
 
-/// A second confidential client `other` (secret `other-secret`) with the usual redirect URI.
-fn register_other_client(w: &World) {
+/// Register app `client_id` with the usual redirect URI: confidential with `secret`, or public
+/// (PKCE is then its only proof) without one.
+fn register_app(w: &World, client_id: &str, secret: Option<&str>) {
     w.gh.register_client(
         &op(t0()),
         NewClient {
-            name: "Other".into(),
+            name: client_id.to_uppercase(),
             redirect_uris: vec![REDIRECT.into()],
-            public: false,
+            public: secret.is_none(),
             backchannel_logout_uri: None,
             post_logout_redirect_uris: vec![],
-            client_id: Some("other".into()),
-            client_secret: Some("other-secret-0123456789".into()),
+            client_id: Some(client_id.into()),
+            client_secret: secret.map(str::to_owned),
         },
     )
     .unwrap();
+}
+
+const OTHER_SECRET: &str = "other-secret-0123456789";
+
+/// A second confidential client, `other`.
+fn register_other_client(w: &World) {
+    register_app(w, "other", Some(OTHER_SECRET));
 }
 
 fn other_secret() -> ClientAuth {
     ClientAuth::Secret {
         client_id: "other".into(),
-        secret: "other-secret-0123456789".into(),
+        secret: OTHER_SECRET.into(),
     }
 }
 
-/// A public client `spa` (no secret: PKCE is its only proof) with the usual redirect URI.
+/// A public client, `spa`.
 fn register_spa(w: &World) {
-    w.gh.register_client(
-        &op(t0()),
-        NewClient {
-            name: "SPA".into(),
-            redirect_uris: vec![REDIRECT.into()],
-            public: true,
-            backchannel_logout_uri: None,
-            post_logout_redirect_uris: vec![],
-            client_id: Some("spa".into()),
-            client_secret: None,
-        },
-    )
-    .unwrap();
+    register_app(w, "spa", None);
 }
 
 /// Sign alice in for the confidential app up to its callback: the code it receives.
