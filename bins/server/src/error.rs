@@ -5,7 +5,6 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use gatehouse::GatehouseError;
 use serde_json::json;
-use storage::StorageError;
 
 /// Which kind of client an endpoint serves decides how an error is rendered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,7 +87,6 @@ impl HttpError {
             },
             GatehouseError::OAuthRedirect { .. } => StatusCode::FOUND,
             GatehouseError::LoginFailed { .. } => StatusCode::FORBIDDEN,
-            GatehouseError::Storage(StorageError::Unstorable { .. }) => StatusCode::BAD_REQUEST,
             GatehouseError::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
             GatehouseError::Scim { status, .. } => {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST)
@@ -112,9 +110,6 @@ impl HttpError {
                 gatehouse::access_refusal_message(reason_code)
                     .unwrap_or("sign-in could not be completed")
                     .into()
-            }
-            GatehouseError::Storage(StorageError::Unstorable { .. }) => {
-                "a value contains a character that cannot be stored (NUL)".into()
             }
             GatehouseError::Storage(_) => "the service is temporarily unavailable".into(),
             _ => "internal error".into(),
@@ -212,7 +207,6 @@ fn code_of(e: &GatehouseError) -> &'static str {
         GatehouseError::Unauthorized => "unauthorized",
         GatehouseError::OAuth { error, .. } => error,
         GatehouseError::LoginFailed { .. } => "login_failed",
-        GatehouseError::Storage(StorageError::Unstorable { .. }) => "invalid_input",
         GatehouseError::Storage(_) => "unavailable",
         GatehouseError::Scim { .. } => "scim_error",
         _ => "internal",

@@ -217,7 +217,7 @@ fn conflict(what: impl Into<String>) -> impl FnOnce(StorageError) -> GatehouseEr
     let what = what.into();
     move |e| match e {
         StorageError::Conflict { .. } => GatehouseError::Conflict { what },
-        other => GatehouseError::Storage(other),
+        other => other.into(),
     }
 }
 

@@ -84,7 +84,7 @@ pub enum GatehouseError {
     Saml(#[from] SamlError),
     /// The database failed.
     #[error("storage: {0}")]
-    Storage(#[from] StorageError),
+    Storage(StorageError),
     /// A server-side invariant failed (bad stored key, crypto library error).
     #[error("internal: {detail}")]
     Internal {
@@ -123,3 +123,17 @@ impl From<openssl::error::ErrorStack> for GatehouseError {
 
 /// Result alias of the facade.
 pub type Result<T, E = GatehouseError> = std::result::Result<T, E>;
+
+impl From<StorageError> for GatehouseError {
+    /// A value the database cannot store (a NUL on PostgreSQL) is the caller's input, refused
+    /// like any other invalid input on every surface; everything else is the database's failure.
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::Unstorable { .. } => GatehouseError::InvalidInput {
+                field: "value",
+                reason: "contains a character that cannot be stored (NUL)".into(),
+            },
+            other => GatehouseError::Storage(other),
+        }
+    }
+}

@@ -2168,11 +2168,6 @@ fn bulk_failure(op: &BulkOperation, e: &GatehouseError) -> BulkOperationResult {
             scim_type,
             detail,
         } => (*status, *scim_type, detail.clone()),
-        GatehouseError::Storage(StorageError::Unstorable { .. }) => (
-            400,
-            Some("invalidValue"),
-            "a value contains a character that cannot be stored (NUL)".to_owned(),
-        ),
         GatehouseError::Storage(_) => (503, None, "temporarily unavailable".to_owned()),
         other => (500, None, error_kind(other).to_string()),
     };
