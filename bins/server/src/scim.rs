@@ -416,20 +416,13 @@ async fn documentation() -> HttpResponse {
         .body(include_str!("../../../docs/scim.md"))
 }
 
-/// RFC 7644 §4: the discovery endpoints do not filter, and a `filter` is refused with `403` so
-/// that no client takes the unfiltered document for the matches of its filter.
+/// The discovery query rule (`scim_model::discovery::check_discovery_query`), judged after
+/// authentication like everything else here.
 fn unfiltered(req: &HttpRequest) -> gatehouse::Result<()> {
-    let filtered = query_pairs(req)
-        .iter()
-        .any(|(k, _)| k.eq_ignore_ascii_case("filter"));
-    if filtered {
-        return Err(GatehouseError::Scim {
-            status: 403,
-            scim_type: None,
-            detail: "the discovery endpoints do not support filtering".into(),
-        });
-    }
-    Ok(())
+    let pairs = query_pairs(req);
+    Ok(scim_model::discovery::check_discovery_query(
+        pairs.iter().map(|(k, _)| k.as_str()),
+    )?)
 }
 
 async fn service_provider_config(req: HttpRequest, gh: Facade) -> Result<HttpResponse, Refusal> {

@@ -24,6 +24,19 @@ fn base(base_url: &str) -> &str {
     base_url.trim_end_matches('/')
 }
 
+/// The query of a discovery request (`/ServiceProviderConfig`, `/ResourceTypes`, `/Schemas`):
+/// these documents are not filtered, and a `filter` parameter is refused with `403`
+/// ([`ScimError::DiscoveryFilter`], RFC 7644 §4). Parameter names are matched
+/// case-insensitively.
+pub fn check_discovery_query<'a>(
+    names: impl IntoIterator<Item = &'a str>,
+) -> Result<(), crate::ScimError> {
+    if names.into_iter().any(|n| n.eq_ignore_ascii_case("filter")) {
+        return Err(crate::ScimError::DiscoveryFilter);
+    }
+    Ok(())
+}
+
 /// The `/ServiceProviderConfig` document. Every capability listed is implemented by this crate:
 /// PATCH, bulk, filter, sort and ETags; password change is not offered.
 pub fn service_provider_config(base_url: &str, limits: &ServiceProviderLimits) -> Value {

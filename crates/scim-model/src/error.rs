@@ -139,6 +139,10 @@ pub enum ScimError {
         /// The limit (bulk `maxOperations`, or the PATCH limit).
         limit: usize,
     },
+    /// A query parameter a discovery endpoint refuses (RFC 7644 §4: a `filter` there is `403`,
+    /// so that no client mistakes the whole document for the matches of its filter).
+    #[error("the discovery endpoints do not support filtering")]
+    DiscoveryFilter,
     /// The addressed resource does not exist (raised by the server, mapped here).
     #[error("resource not found")]
     NotFound,
@@ -163,6 +167,7 @@ impl ScimError {
             ScimError::Sensitive { .. } => Some(ScimType::Sensitive),
             ScimError::PayloadTooLarge { .. }
             | ScimError::TooManyOperations { .. }
+            | ScimError::DiscoveryFilter
             | ScimError::NotFound
             | ScimError::PreconditionFailed => None,
         }
@@ -172,7 +177,7 @@ impl ScimError {
     pub fn status(&self) -> u16 {
         match self {
             ScimError::Uniqueness { .. } => 409,
-            ScimError::Sensitive { .. } => 403,
+            ScimError::Sensitive { .. } | ScimError::DiscoveryFilter => 403,
             ScimError::PayloadTooLarge { .. } | ScimError::TooManyOperations { .. } => 413,
             ScimError::NotFound => 404,
             ScimError::PreconditionFailed => 412,

@@ -45,3 +45,15 @@ fn schemas_document() {
     .unwrap();
     assert_eq!(enterprise["name"], "EnterpriseUser");
 }
+
+/// RFC 7644 §4: the discovery endpoints refuse a filter (403) rather than ignore it.
+#[test]
+fn discovery_refuses_a_filter() {
+    use scim_model::discovery::check_discovery_query;
+    assert_eq!(check_discovery_query(["attributes", "count"]), Ok(()));
+    for name in ["filter", "FILTER"] {
+        let err = check_discovery_query([name]).unwrap_err();
+        assert_eq!(err.status(), 403, "{name}");
+        assert_eq!(err.scim_type(), None);
+    }
+}

@@ -36,6 +36,7 @@ fn status_and_scim_type_mapping() {
             limit: 1,
         },
         ScimError::TooManyOperations { limit: 1000 },
+        ScimError::DiscoveryFilter,
         ScimError::NotFound,
         ScimError::PreconditionFailed,
     ];
@@ -63,6 +64,7 @@ fn status_and_scim_type_mapping() {
             "403 sensitive",
             "413 -",
             "413 -",
+            "403 -",
             "404 -",
             "412 -",
         ]
