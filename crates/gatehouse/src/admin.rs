@@ -160,11 +160,6 @@ pub(crate) fn rfc3339(secs: i64) -> String {
         .unwrap_or_default()
 }
 
-/// The trimmed display name, or the reason it is refused.
-fn valid_display_name(name: &str) -> Result<String> {
-    crate::util::label("display_name", name)
-}
-
 fn valid_slug(slug: &str) -> bool {
     (1..=63).contains(&slug.len())
         && slug
@@ -230,7 +225,7 @@ impl Gatehouse {
                 "1-63 characters of a-z, 0-9 and '-', not starting with '-'",
             ));
         }
-        let display_name = valid_display_name(&input.display_name)?;
+        let display_name = crate::util::label("display_name", &input.display_name)?;
         let domains = input
             .domains
             .iter()
@@ -346,7 +341,7 @@ impl Gatehouse {
         let display_name = update
             .display_name
             .as_deref()
-            .map(valid_display_name)
+            .map(|name| crate::util::label("display_name", name))
             .transpose()?;
         if let Some(secs) = update.session_lifetime_secs {
             if !SESSION_LIFETIME_SECS.contains(&secs) {

@@ -63,6 +63,24 @@ pub struct NewSamlConnection {
     pub attribute_mapping: Option<AttributeMapping>,
 }
 
+impl NewSamlConnection {
+    /// A connection with the same defaults as the admin API's: IdP-initiated logins off,
+    /// signed AuthnRequests, users created at first login, the vendor's attribute mapping.
+    pub fn new(name: &str, vendor: &str, idp: IdpSource) -> Self {
+        NewSamlConnection {
+            name: name.into(),
+            vendor: vendor.into(),
+            idp,
+            allow_idp_initiated: false,
+            default_client_id: None,
+            default_redirect_uri: None,
+            sign_requests: true,
+            jit_enabled: true,
+            attribute_mapping: None,
+        }
+    }
+}
+
 fn default_vendor() -> String {
     "generic".into()
 }

@@ -133,17 +133,7 @@ impl Gatehouse {
             None => self.create_saml_connection(
                 call,
                 DEMO_TENANT,
-                NewSamlConnection {
-                    name: DEMO_CONNECTION_NAME.into(),
-                    vendor: "generic".into(),
-                    idp: source,
-                    allow_idp_initiated: false,
-                    default_client_id: None,
-                    default_redirect_uri: None,
-                    sign_requests: true,
-                    jit_enabled: true,
-                    attribute_mapping: None,
-                },
+                NewSamlConnection::new(DEMO_CONNECTION_NAME, "generic", source),
             )?,
         };
         if let Ok(mut slot) = self.demo_idp.lock() {

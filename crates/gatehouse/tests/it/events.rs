@@ -147,21 +147,15 @@ fn world(engine: Engine, backchannel: bool) -> World {
         .create_saml_connection(
             &op(),
             "acme",
-            NewSamlConnection {
-                name: "Acme IdP".into(),
-                vendor: "okta".into(),
-                idp: IdpSource::Manual {
+            NewSamlConnection::new(
+                "Acme IdP",
+                "okta",
+                IdpSource::Manual {
                     entity_id: "https://idp.acme.test".into(),
                     sso_url: "https://idp.acme.test/sso".into(),
                     certificate_pem: pem,
                 },
-                allow_idp_initiated: false,
-                default_client_id: None,
-                default_redirect_uri: None,
-                sign_requests: true,
-                jit_enabled: true,
-                attribute_mapping: None,
-            },
+            ),
         )
         .unwrap();
     let creds = gh

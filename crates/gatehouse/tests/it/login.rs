@@ -51,21 +51,15 @@ fn world(engine: Engine) -> World {
         .create_saml_connection(
             &call,
             "acme",
-            NewSamlConnection {
-                name: "Acme IdP".into(),
-                vendor: "okta".into(),
-                idp: IdpSource::Manual {
+            NewSamlConnection::new(
+                "Acme IdP",
+                "okta",
+                IdpSource::Manual {
                     entity_id: "https://idp.acme.test".into(),
                     sso_url: "https://idp.acme.test/sso".into(),
                     certificate_pem: pem,
                 },
-                allow_idp_initiated: false,
-                default_client_id: None,
-                default_redirect_uri: None,
-                sign_requests: true,
-                jit_enabled: true,
-                attribute_mapping: None,
-            },
+            ),
         )
         .unwrap();
     let creds = gh
@@ -917,17 +911,7 @@ fn connection_from_url(gh: &Gatehouse, url: &str) -> Result<SamlConnectionView> 
     gh.create_saml_connection(
         &op(t0()),
         "acme",
-        NewSamlConnection {
-            name: "Okta".into(),
-            vendor: "okta".into(),
-            idp: IdpSource::MetadataUrl(url.to_owned()),
-            allow_idp_initiated: false,
-            default_client_id: None,
-            default_redirect_uri: None,
-            sign_requests: true,
-            jit_enabled: true,
-            attribute_mapping: None,
-        },
+        NewSamlConnection::new("Okta", "okta", IdpSource::MetadataUrl(url.to_owned())),
     )
 }
 
