@@ -17,6 +17,12 @@ use gatehouse::settings::Settings;
 use gatehouse::{Call, Gatehouse, GatehouseConfig};
 use std::sync::Arc;
 
+/// mimalloc instead of glibc's malloc: a SCIM lookup allocates a few hundred small blocks across
+/// two threads (actix worker and blocking pool), and glibc spent a tenth of the server's CPU on
+/// them (docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub use error::{HttpError, Surface};
 
 /// Shared state of every handler.
@@ -80,14 +86,17 @@ async fn openapi() -> HttpResponse {
 /// Every route of the server; the embedding story for Rust apps is to call this on their own
 /// `App` with the same `Facade` data.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz))
+    // SCIM first: actix tries routes in order, matching each pattern with parameters by a
+    // regular expression, and IdPs' SCIM requests are the most frequent by far (no SCIM path
+    // overlaps another surface's).
+    cfg.configure(scim::routes)
+        .route("/healthz", web::get().to(healthz))
         .route("/openapi.json", web::get().to(openapi))
         .configure(oauth::routes)
         .configure(saml::routes)
         .configure(logout::routes)
         .configure(recovery::routes)
         .configure(admin::routes)
-        .configure(scim::routes)
         .configure(demo::routes);
 }
 
@@ -136,6 +145,40 @@ fn spawn_background_worker(gh: Arc<Gatehouse>) -> std::io::Result<()> {
         .map(drop)
 }
 
+/// The change listener (PostgreSQL only; on SQLite the thread ends at once): hears of every
+/// committed change to the rows the facade caches (SCIM tokens and the like), made by this or
+/// any other replica, the CLI or an operator's SQL, and makes the facade forget them. Pumped
+/// every 50 ms, which bounds how long another replica's revocation goes unnoticed here; every
+/// fifth pump pings the database, and only a ping proves the listener alive
+/// (`gatehouse::cache::LIVE_FOR_MS`), so a listener that stalls or loses its connection stops
+/// the caching within a second instead of serving what it can no longer hear about.
+fn spawn_change_listener(gh: Arc<Gatehouse>) -> std::io::Result<()> {
+    const PUMP_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
+    const PING_EVERY_PUMPS: u32 = 5;
+    std::thread::Builder::new()
+        .name("change-listener".into())
+        .spawn(move || loop {
+            match gh.open_change_listener() {
+                Ok(None) => return,
+                Ok(Some(mut listener)) => {
+                    let mut pumps: u32 = 0;
+                    loop {
+                        let ping = pumps.is_multiple_of(PING_EVERY_PUMPS);
+                        if let Err(error) = gh.pump_changes(&mut listener, now(), ping) {
+                            tracing::warn!(%error, "change listener failed; caching paused");
+                            break;
+                        }
+                        pumps = pumps.wrapping_add(1);
+                        std::thread::sleep(PUMP_EVERY);
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "change listener could not be opened"),
+            }
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        })
+        .map(drop)
+}
+
 fn main() -> anyhow::Result<()> {
     let config_file = std::env::args().skip_while(|a| a != "--config").nth(1);
     let settings = Settings::load(config_file.as_deref().map(std::path::Path::new), |k| {
@@ -174,9 +217,17 @@ fn main() -> anyhow::Result<()> {
         );
     }
     spawn_background_worker(gh.clone()).context("starting the background worker")?;
+    spawn_change_listener(gh.clone()).context("starting the change listener")?;
     tracing::info!(listen = %settings.listen, public_url = %settings.public_url, database = ?gh.store().engine(), "gatehouse-server starting");
     let data = web::Data::new(gh);
     let listen = settings.listen;
+    // Twice the cores by default: a SCIM read waits for its one database round trip on the
+    // worker thread (scim.rs, `scim_read`), and a second worker per core keeps the core busy
+    // meanwhile. More measured slower (docs/benchmarks.md).
+    let workers = match settings.workers {
+        Some(w) => w as usize,
+        None => std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
+    };
     actix_web::rt::System::new().block_on(async move {
         HttpServer::new(move || {
             App::new()
@@ -186,6 +237,7 @@ fn main() -> anyhow::Result<()> {
                 .app_data(web::PayloadConfig::new(1024 * 1024))
                 .configure(routes)
         })
+        .workers(workers)
         .bind(listen)
         .with_context(|| format!("binding {listen}"))?
         .run()

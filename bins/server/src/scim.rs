@@ -240,25 +240,56 @@ async fn blocking<T: Send + 'static>(
     })
 }
 
-/// Authenticate the request's bearer token, take one request from its rate limit, and run `op`
-/// as the directory it belongs to: all in **one** trip to the blocking pool, for requests
-/// without a body. An IdP's lookups are one indexed query each, and a second hand-off between
-/// threads cost as much CPU as a query. Anything the handler parsed before (kind, query)
-/// arrives as a `Result` that `op` unwraps, so a malformed request from an unauthenticated
-/// caller still gets `401`, never a hint about the request.
+/// The whole of a request without a body, as one closure: authenticate its bearer token, take
+/// one request from the token's rate limit, and run `op` as the directory it belongs to.
+/// Anything the handler parsed before (kind, query) arrives as a `Result` that `op` unwraps,
+/// so a malformed request from an unauthenticated caller still gets `401`, never a hint about
+/// the request. Returned with the request's correlation id.
+fn authorized<T, F>(
+    req: &HttpRequest,
+    gh: &Facade,
+    op: F,
+) -> (String, impl FnOnce() -> Result<T, Refusal>)
+where
+    F: FnOnce(&Gatehouse, &Call, &ScimClient) -> gatehouse::Result<T>,
+{
+    let (correlation_id, directory, token) = credentials(req);
+    let gh = gh.get_ref().clone();
+    let cid = correlation_id.clone();
+    let run = move || {
+        let who = authorize(&gh, &cid, &directory, &token)?;
+        op(&gh, &who.call, &who.client).map_err(|e| Refusal::Failed(scim_error(&cid, e)))
+    };
+    (correlation_id, run)
+}
+
+/// A request without a body that writes (`DELETE`): [`authorized`] in one trip to the blocking
+/// pool.
 async fn scim_op<T, F>(req: &HttpRequest, gh: &Facade, op: F) -> Result<T, Refusal>
 where
     T: Send + 'static,
     F: FnOnce(&Gatehouse, &Call, &ScimClient) -> gatehouse::Result<T> + Send + 'static,
 {
-    let (correlation_id, directory, token) = credentials(req);
-    let gh = gh.get_ref().clone();
-    let cid = correlation_id.clone();
-    blocking(&correlation_id, move || {
-        let who = authorize(&gh, &cid, &directory, &token)?;
-        op(&gh, &who.call, &who.client).map_err(|e| Refusal::Failed(scim_error(&cid, e)))
-    })
-    .await
+    let (correlation_id, run) = authorized(req, gh, op);
+    blocking(&correlation_id, run).await
+}
+
+/// A request that only reads (`GET`, and the answers that only authenticate): [`authorized`] on
+/// this worker thread when a database connection is free at this instant, otherwise in one trip
+/// to the blocking pool. A lookup is one indexed statement (its token usually comes from the
+/// facade's cache), and handing it to another thread and back cost as much CPU as the
+/// statement itself; what the worker may not do is wait for a connection, which
+/// `read_without_waiting` never does (docs/architecture.md, "Reads on the worker").
+async fn scim_read<T, F>(req: &HttpRequest, gh: &Facade, op: F) -> Result<T, Refusal>
+where
+    T: Send + 'static,
+    F: FnOnce(&Gatehouse, &Call, &ScimClient) -> gatehouse::Result<T> + Send + 'static,
+{
+    let (correlation_id, run) = authorized(req, gh, op);
+    match gh.store().read_without_waiting(run) {
+        Ok(answered) => answered,
+        Err(run) => blocking(&correlation_id, run).await,
+    }
 }
 
 /// For requests with a body: authenticate first (one trip), so that nobody without a valid
@@ -284,10 +315,14 @@ where
     let (correlation_id, directory, token) = credentials(req);
     let facade = gh.get_ref().clone();
     let cid = correlation_id.clone();
-    let who = blocking(&correlation_id, move || {
-        authorize(&facade, &cid, &directory, &token)
-    })
-    .await?;
+    let store = facade.clone();
+    let authenticate = move || authorize(&facade, &cid, &directory, &token);
+    // Authentication only reads (and usually hits the token cache): on this thread if it can
+    // be done without waiting for a connection, like `scim_read`.
+    let who = match store.store().read_without_waiting(authenticate) {
+        Ok(who) => who?,
+        Err(authenticate) => blocking(&correlation_id, authenticate).await?,
+    };
     let body = read_body(payload).await;
     let gh = gh.get_ref().clone();
     let cid = correlation_id.clone();
@@ -316,7 +351,7 @@ async fn method_not_allowed(
         Some(_) => kind_of(&req).map(drop),
         None => Ok(()),
     };
-    let correlation_id = scim_op(&req, &gh, move |_, call, _| {
+    let correlation_id = scim_read(&req, &gh, move |_, call, _| {
         kind?;
         Ok(call.correlation_id.clone())
     })
@@ -336,7 +371,7 @@ async fn method_not_allowed(
 /// A path under a directory that names no SCIM endpoint: `404` with a SCIM body, after
 /// authentication like every other answer here.
 async fn no_such_endpoint(req: HttpRequest, gh: Facade) -> Result<HttpResponse, Refusal> {
-    let outcome: Result<std::convert::Infallible, Refusal> = scim_op(&req, &gh, |_, _, _| {
+    let outcome: Result<std::convert::Infallible, Refusal> = scim_read(&req, &gh, |_, _, _| {
         Err(scim_model::ScimError::NotFound.into())
     })
     .await;
@@ -427,7 +462,7 @@ fn unfiltered(req: &HttpRequest) -> gatehouse::Result<()> {
 
 async fn service_provider_config(req: HttpRequest, gh: Facade) -> Result<HttpResponse, Refusal> {
     let unfiltered = unfiltered(&req);
-    let doc = scim_op(&req, &gh, |gh, _, client| {
+    let doc = scim_read(&req, &gh, |gh, _, client| {
         unfiltered?;
         Ok(gh.scim_service_provider_config(client))
     })
@@ -437,7 +472,7 @@ async fn service_provider_config(req: HttpRequest, gh: Facade) -> Result<HttpRes
 
 async fn resource_types(req: HttpRequest, gh: Facade) -> Result<HttpResponse, Refusal> {
     let unfiltered = unfiltered(&req);
-    let doc = scim_op(&req, &gh, |gh, _, client| {
+    let doc = scim_read(&req, &gh, |gh, _, client| {
         unfiltered?;
         gh.scim_resource_types(client, None)
     })
@@ -452,7 +487,7 @@ async fn resource_type(
 ) -> Result<HttpResponse, Refusal> {
     let unfiltered = unfiltered(&req);
     let name = path.into_inner().1;
-    let doc = scim_op(&req, &gh, move |gh, _, client| {
+    let doc = scim_read(&req, &gh, move |gh, _, client| {
         unfiltered?;
         gh.scim_resource_types(client, Some(&name))
     })
@@ -462,7 +497,7 @@ async fn resource_type(
 
 async fn schemas(req: HttpRequest, gh: Facade) -> Result<HttpResponse, Refusal> {
     let unfiltered = unfiltered(&req);
-    let doc = scim_op(&req, &gh, |gh, _, client| {
+    let doc = scim_read(&req, &gh, |gh, _, client| {
         unfiltered?;
         gh.scim_schemas(client, None)
     })
@@ -477,7 +512,7 @@ async fn schema(
 ) -> Result<HttpResponse, Refusal> {
     let unfiltered = unfiltered(&req);
     let id = path.into_inner().1;
-    let doc = scim_op(&req, &gh, move |gh, _, client| {
+    let doc = scim_read(&req, &gh, move |gh, _, client| {
         unfiltered?;
         gh.scim_schemas(client, Some(&id))
     })
@@ -490,7 +525,7 @@ async fn schema(
 async fn list(req: HttpRequest, gh: Facade) -> Result<HttpResponse, Refusal> {
     let kind = kind_of(&req);
     let pairs = query_pairs(&req);
-    let doc = scim_op(&req, &gh, move |gh, _, client| {
+    let doc = scim_read(&req, &gh, move |gh, _, client| {
         let kind = kind?;
         let search = SearchRequest::from_query(
             pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
@@ -553,7 +588,7 @@ async fn get(
     let pairs = query_pairs(&req);
     let if_none_match = header_value(&req, header::IF_NONE_MATCH);
     let id = path.into_inner().2;
-    let r = scim_op(&req, &gh, move |gh, _, client| {
+    let r = scim_read(&req, &gh, move |gh, _, client| {
         let kind = kind?;
         let find = |name: &str| {
             pairs

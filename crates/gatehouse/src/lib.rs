@@ -20,6 +20,7 @@
 
 mod admin;
 mod audit_log;
+pub mod cache;
 mod connections;
 pub mod demo;
 mod error;
@@ -188,6 +189,8 @@ pub struct Gatehouse {
     entropy: Mutex<Box<dyn Entropy>>,
     key_cache: tokens::KeyCache,
     runtime_cache: login::RuntimeCache,
+    /// Rarely changing rows read on every request, while a change listener proves fresh.
+    row_cache: cache::RowCache,
     demo_idp: Mutex<Option<std::sync::Arc<demo::DemoIdp>>>,
     /// The HTTP client of the event delivery worker, built on first use.
     http: std::sync::OnceLock<reqwest::blocking::Client>,
@@ -211,6 +214,7 @@ impl Gatehouse {
             entropy: Mutex::new(entropy),
             key_cache: tokens::KeyCache::default(),
             runtime_cache: login::RuntimeCache::default(),
+            row_cache: cache::RowCache::default(),
             demo_idp: Mutex::new(None),
             http: std::sync::OnceLock::new(),
         }

@@ -692,11 +692,14 @@ impl Gatehouse {
         if overlap < chrono::Duration::zero() || overlap > chrono::Duration::days(30) {
             return Err(GatehouseError::invalid("overlap", "between 0 and 30 days"));
         }
-        self.transaction(|conn| {
+        let issued = self.transaction(|conn| {
             let d = self.directory(conn, directory_id)?;
             sq::expire_tokens(conn, &d.id, (call.now + overlap).timestamp())?;
             self.new_scim_token(conn, call, &d, "rotated")
-        })
+        })?;
+        // The old tokens' ends changed: cached copies go now, other replicas' on notification.
+        self.row_cache.invalidate();
+        Ok(issued)
     }
 
     /// Revoke one token of a directory at once.
@@ -715,7 +718,10 @@ impl Gatehouse {
                 "revoked",
                 "",
             )
-        })
+        })?;
+        // Effective here at once; other replicas forget it on the change notification.
+        self.row_cache.invalidate();
+        Ok(())
     }
 
     /// The tokens of a directory (never their secrets).
@@ -748,16 +754,32 @@ impl Gatehouse {
         if bearer.is_empty() || bearer.len() > MAX_TOKEN_LEN {
             return Err(GatehouseError::Unauthorized);
         }
+        let hash = token_hash(bearer);
+        if let Some(client) = self.row_cache.scim_token(&hash, now) {
+            return if client.directory_id == directory_id {
+                Ok(client)
+            } else {
+                Err(GatehouseError::Unauthorized)
+            };
+        }
+        let ticket = self.row_cache.ticket();
         let found = self
             .store
-            .read(|conn| sq::find_live_token(conn, &token_hash(bearer), now.timestamp()))?;
-        match found {
-            Some((token, dir)) if dir.id == directory_id => Ok(ScimClient {
-                directory_id: dir.id,
-                tenant_id: dir.tenant_id,
-                token_id: token.id,
-            }),
-            _ => Err(GatehouseError::Unauthorized),
+            .read(|conn| sq::find_live_token(conn, &hash, now.timestamp()))?;
+        let Some((token, dir)) = found else {
+            return Err(GatehouseError::Unauthorized);
+        };
+        let client = ScimClient {
+            directory_id: dir.id,
+            tenant_id: dir.tenant_id,
+            token_id: token.id,
+        };
+        self.row_cache
+            .remember_scim_token(ticket, hash, client.clone(), token.expires_at, now);
+        if client.directory_id == directory_id {
+            Ok(client)
+        } else {
+            Err(GatehouseError::Unauthorized)
         }
     }
 
@@ -1616,7 +1638,9 @@ impl Gatehouse {
         projection: &Projection,
         if_none_match: Option<&str>,
     ) -> Result<ScimResponse> {
-        self.transaction(|conn| {
+        // A read: no transaction, like `scim_search` (a user's ETag is computed from the very
+        // groups it is sent with, so the two statements need no common snapshot).
+        self.store.read(|conn| {
             let body = match kind {
                 ScimKind::User => {
                     let row = sq::find_directory_user(conn, &client.directory_id, id)?
@@ -1681,18 +1705,11 @@ impl Gatehouse {
                         cond.as_ref(),
                         &page(req, sort),
                     )?;
-                    // The page's groups in one query: a listing of 100 users is two
-                    // statements, not 101.
-                    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-                    let mut groups = if ids.is_empty() {
-                        Default::default()
-                    } else {
-                        sq::groups_of_users(conn, &ids)?
-                    };
+                    // The page comes with each user's groups: a listing, and the IdP's
+                    // `userName eq` lookup, is one statement.
                     let mut out = Vec::with_capacity(rows.len());
-                    for row in &rows {
-                        let of_user = groups.remove(&row.id).unwrap_or_default();
-                        let v = self.render_user_in(client, row, of_user);
+                    for (row, of_user) in rows {
+                        let v = self.render_user_in(client, &row, of_user);
                         out.push(req.projection.apply(schema, &v));
                     }
                     (total, out)

@@ -45,6 +45,10 @@ pub struct Settings {
     pub log_json: bool,
     /// Connection pool size for PostgreSQL (`GATEHOUSE_DB_POOL`, default 16).
     pub db_pool: u32,
+    /// HTTP worker threads (`GATEHOUSE_WORKERS`); `None`: the server's default, twice the
+    /// available cores (SCIM reads wait for the database on the worker thread, so more workers
+    /// than cores keep the cores busy).
+    pub workers: Option<u32>,
 }
 
 /// Why settings are unusable.
@@ -80,6 +84,7 @@ struct FileSettings {
     demo: Option<bool>,
     log_format: Option<String>,
     db_pool: Option<u32>,
+    workers: Option<u32>,
 }
 
 fn invalid(name: &'static str, detail: impl Into<String>) -> SettingsError {
@@ -202,6 +207,16 @@ impl Settings {
         if !(1..=256).contains(&db_pool) {
             return Err(invalid("GATEHOUSE_DB_POOL", "between 1 and 256"));
         }
+        let workers = match env("GATEHOUSE_WORKERS") {
+            Some(v) => Some(
+                v.parse()
+                    .map_err(|_| invalid("GATEHOUSE_WORKERS", "expected a number"))?,
+            ),
+            None => fs.workers,
+        };
+        if workers.is_some_and(|w| !(1..=256).contains(&w)) {
+            return Err(invalid("GATEHOUSE_WORKERS", "between 1 and 256"));
+        }
         Ok(Settings {
             listen,
             database_url,
@@ -211,6 +226,7 @@ impl Settings {
             demo,
             log_json,
             db_pool,
+            workers,
         })
     }
 
@@ -293,6 +309,28 @@ mod tests {
             SecretKeySource::DevKeyFile(PathBuf::from("gatehouse.secret-key"))
         );
         assert!(!s.demo);
+    }
+
+    #[test]
+    fn workers_default_to_the_server_s_choice_and_are_bounded() {
+        assert_eq!(load(&[]).unwrap().workers, None);
+        assert_eq!(
+            load(&[("GATEHOUSE_WORKERS", "6")]).unwrap().workers,
+            Some(6)
+        );
+        for bad in ["0", "257", "four"] {
+            let e = load(&[("GATEHOUSE_WORKERS", bad)]).unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    SettingsError::Invalid {
+                        name: "GATEHOUSE_WORKERS",
+                        ..
+                    }
+                ),
+                "{bad}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -40,6 +40,7 @@ macro_rules! insert_batch {
 }
 pub(crate) use insert_batch;
 
+mod changes;
 pub mod models;
 pub mod outbox;
 pub mod queries;
@@ -61,6 +62,7 @@ mod connection {
         Sqlite(diesel::SqliteConnection),
     }
 }
+pub use changes::{ChangeListener, ANNOUNCED_TABLES, CHANGE_CHANNEL};
 pub use connection::AnyConnection;
 pub mod testing;
 
@@ -262,10 +264,26 @@ pub struct Store {
     /// use `pool`.
     readers: Option<r2d2::Pool<Manager>>,
     engine: Engine,
+    /// Where the pools connect; a [`ChangeListener`] opens its own connection here.
+    url: String,
+    /// Tells this store's pools from another's (clones share it), for
+    /// [`Store::read_without_waiting`]'s reserved connection.
+    id: u64,
 }
+
+/// The next [`Store::id`].
+static NEXT_STORE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// Reader connections of a SQLite store.
 const SQLITE_READERS: u32 = 4;
+
+thread_local! {
+    /// The connection [`Store::read_without_waiting`] reserved for the reads of its closure.
+    static RESERVED: std::cell::RefCell<Option<(u64, r2d2::PooledConnection<Manager>)>> =
+        const { std::cell::RefCell::new(None) };
+    /// Whether this thread is inside [`Store::read_without_waiting`].
+    static INLINE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -314,6 +332,8 @@ impl Store {
             pool,
             readers,
             engine,
+            url: url.to_owned(),
+            id: NEXT_STORE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })
     }
 
@@ -372,24 +392,94 @@ impl Store {
         })
     }
 
+    /// The pool [`Store::read`] draws from.
+    fn reader_pool(&self) -> &r2d2::Pool<Manager> {
+        self.readers.as_ref().unwrap_or(&self.pool)
+    }
+
     /// Run the read-only `f` on a pooled connection **without** a transaction: every statement
     /// is its own snapshot, and the `BEGIN`/`COMMIT` round trips a transaction costs are saved
     /// (they were half the statements of a SCIM lookup). Only for reads whose statements need
     /// not see one snapshot; anything that writes, or must be consistent across statements,
-    /// uses [`Store::transaction`].
+    /// uses [`Store::transaction`]. Inside [`Store::read_without_waiting`] it uses the
+    /// connection reserved there.
     pub fn read<T, E>(&self, f: impl FnOnce(&mut Conn) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StorageError>,
     {
-        let mut pooled = match &self.readers {
-            Some(readers) => readers.get().map_err(|e| StorageError::Unavailable {
+        let reserved = RESERVED.with(|r| {
+            let mut r = r.borrow_mut();
+            match r.take() {
+                Some((id, pooled)) if id == self.id => Some(pooled),
+                other => {
+                    *r = other;
+                    None
+                }
+            }
+        });
+        if let Some(mut pooled) = reserved {
+            let result = f(&mut pooled.conn);
+            pooled.check_after(result.is_err());
+            RESERVED.with(|r| *r.borrow_mut() = Some((self.id, pooled)));
+            return result;
+        }
+        if INLINE.with(|i| i.get()) {
+            // A nested read, or one of another store, inside an inline run: waiting for a
+            // connection here could stall the caller's thread, which the inline run promised
+            // not to do.
+            return Err(StorageError::Unavailable {
+                detail: "no connection reserved for this read".into(),
+            }
+            .into());
+        }
+        let mut pooled = self
+            .reader_pool()
+            .get()
+            .map_err(|e| StorageError::Unavailable {
                 detail: e.to_string(),
-            })?,
-            None => self.connection()?,
-        };
+            })?;
         let result = f(&mut pooled.conn);
         pooled.check_after(result.is_err());
         result
+    }
+
+    /// Run `f`, which only reads (through [`Store::read`]), on the calling thread with a
+    /// connection taken from the pool **without waiting**: if none is free at this instant,
+    /// `f` is handed back unrun (`Err(f)`) for the caller to run elsewhere. For callers on a
+    /// thread that must not block for long, such as an async executor's (the server's SCIM
+    /// reads): a read of one indexed statement costs less than the hand-off of the work to
+    /// another thread and back, but waiting for a connection while the pool is exhausted could
+    /// take seconds. Inside `f`, [`Store::transaction`] and [`Store::write_one`] fail (they
+    /// would wait for the writer), as does a nested read.
+    pub fn read_without_waiting<R, F: FnOnce() -> R>(&self, f: F) -> Result<R, F> {
+        if INLINE.with(|i| i.get()) {
+            return Err(f);
+        }
+        let Some(pooled) = self.reader_pool().try_get() else {
+            return Err(f);
+        };
+        struct Reset;
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                // Return the connection to the pool even if `f` unwinds.
+                RESERVED.with(|r| drop(r.borrow_mut().take()));
+                INLINE.with(|i| i.set(false));
+            }
+        }
+        INLINE.with(|i| i.set(true));
+        RESERVED.with(|r| *r.borrow_mut() = Some((self.id, pooled)));
+        let _reset = Reset;
+        Ok(f())
+    }
+
+    /// Refuse a write inside [`Store::read_without_waiting`].
+    fn refuse_inline_write() -> Result<(), StorageError> {
+        if INLINE.with(|i| i.get()) {
+            return Err(StorageError::Unavailable {
+                detail: "a write inside an inline read".into(),
+            });
+        }
+        Ok(())
     }
 
     /// Run `f`, a **single** writing statement, on the writer without a transaction around it:
@@ -401,6 +491,7 @@ impl Store {
     where
         E: From<StorageError>,
     {
+        Self::refuse_inline_write()?;
         let mut pooled = self.connection()?;
         let result = f(&mut pooled.conn);
         pooled.check_after(result.is_err());
@@ -413,6 +504,7 @@ impl Store {
     where
         E: From<StorageError>,
     {
+        Self::refuse_inline_write()?;
         let mut pooled = self.connection()?;
         let mut caller_error: Option<E> = None;
         let result = pooled.conn.transaction::<T, diesel::result::Error, _>(|c| {

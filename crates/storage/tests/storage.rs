@@ -577,3 +577,156 @@ fn the_journal_refuses_a_transaction_that_would_read_a_stale_head() {
         .transaction(|conn| queries::open_tenant_journal(conn, "t1"))
         .unwrap();
 }
+
+/// What a change listener heard within five seconds (notifications travel asynchronously).
+fn heard_within_5s(listener: &mut storage::ChangeListener) -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let heard = listener.poll(true).unwrap();
+        if !heard.is_empty() || std::time::Instant::now() > deadline {
+            return heard;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn every_committed_write_to_an_announced_table_is_heard_and_a_rolled_back_one_is_not() {
+    use diesel::connection::SimpleConnection;
+    let sqlite = TestDatabase::new(Engine::Sqlite).unwrap();
+    assert!(
+        sqlite.store().unwrap().change_listener().unwrap().is_none(),
+        "SQLite has no channel, so nothing may be cached"
+    );
+
+    let db = TestDatabase::new(Engine::Postgres).unwrap();
+    let store = db.store().unwrap();
+    let mut listener = store
+        .change_listener()
+        .unwrap()
+        .expect("PostgreSQL listens");
+    assert!(listener.poll(true).unwrap().is_empty());
+    fn write(table: &str) -> impl Fn(&mut storage::Conn) -> Result<(), StorageError> + '_ {
+        move |c: &mut storage::Conn| {
+            c.batch_execute(&format!("DELETE FROM {table} WHERE false"))
+                .map_err(StorageError::from)
+        }
+    }
+    // A write that rolls back is never announced; the next committed one is, alone.
+    let rolled_back: Result<(), StorageError> = store.transaction(|c| {
+        write("tenants")(c)?;
+        Err(StorageError::Unavailable {
+            detail: "roll back".into(),
+        })
+    });
+    assert!(rolled_back.is_err());
+    for table in storage::ANNOUNCED_TABLES {
+        store.transaction(write(table)).unwrap();
+        assert_eq!(heard_within_5s(&mut listener), [*table]);
+    }
+    // Every announced table has its trigger, and no other table has one.
+    let triggers: Vec<String> = store
+        .transaction(|c| {
+            #[derive(diesel::QueryableByName)]
+            struct Trigger {
+                #[diesel(sql_type = diesel::sql_types::Text)]
+                tgname: String,
+            }
+            let storage::AnyConnection::Postgresql(pg) = c else {
+                unreachable!("a PostgreSQL store")
+            };
+            use diesel::RunQueryDsl;
+            diesel::sql_query(
+                "SELECT tgname::text AS tgname FROM pg_trigger WHERE tgname LIKE '%_announce' \
+                 ORDER BY tgname",
+            )
+            .load::<Trigger>(pg)
+            .map_err(StorageError::from)
+        })
+        .unwrap()
+        .into_iter()
+        .map(|t| t.tgname)
+        .collect();
+    let mut expected: Vec<String> = storage::ANNOUNCED_TABLES
+        .iter()
+        .map(|t| format!("{t}_announce"))
+        .collect();
+    expected.sort();
+    assert_eq!(triggers, expected);
+}
+
+#[test]
+fn an_inline_read_never_waits_for_a_connection_and_never_writes() {
+    each_engine(|engine, store| {
+        store
+            .transaction(|c| queries::insert_tenant(c, &tenant("t1", "acme")))
+            .unwrap();
+        // With a connection free, the closure runs here and its reads use it.
+        let found = store
+            .read_without_waiting(|| store.read(|c| queries::find_tenant(c, "acme")))
+            .unwrap_or_else(|_| panic!("{engine:?}: a connection was free"))
+            .unwrap();
+        assert_eq!(found.map(|t| t.id).as_deref(), Some("t1"), "{engine:?}");
+        // A write inside is refused rather than waiting for the writer.
+        let write = store
+            .read_without_waiting(|| {
+                store.transaction(|c| queries::insert_tenant(c, &tenant("t2", "globex")))
+            })
+            .unwrap_or_else(|_| panic!("{engine:?}: a connection was free"));
+        assert!(
+            matches!(write, Err(StorageError::Unavailable { .. })),
+            "{engine:?}: {write:?}"
+        );
+        assert!(store
+            .read(|c| queries::find_tenant(c, "globex"))
+            .unwrap()
+            .is_none());
+        // So is a nested read: it has no reserved connection and may not wait for one.
+        let nested = store
+            .read_without_waiting(|| {
+                store.read(|_| store.read(|c| queries::find_tenant(c, "acme")))
+            })
+            .unwrap_or_else(|_| panic!("{engine:?}: a connection was free"));
+        assert!(
+            matches!(nested, Err(StorageError::Unavailable { .. })),
+            "{engine:?}"
+        );
+        // With every connection taken, the closure comes back unrun.
+        // Every connection `read` draws from: SQLite's four readers, or the test pool's four.
+        let readers = 4;
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let wait = std::sync::Arc::new(std::sync::Mutex::new(wait));
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+        let holders: Vec<_> = (0..readers)
+            .map(|_| {
+                let store = store.clone();
+                let wait = wait.clone();
+                let ready = ready_tx.clone();
+                std::thread::spawn(move || {
+                    store
+                        .read(|_| {
+                            ready.send(()).unwrap();
+                            let _ = wait.lock().unwrap().recv();
+                            Ok::<_, StorageError>(())
+                        })
+                        .unwrap();
+                })
+            })
+            .collect();
+        for _ in 0..readers {
+            ready_rx.recv().unwrap();
+        }
+        let mut ran = false;
+        let outcome = store.read_without_waiting(|| ran = true);
+        let came_back = outcome.is_err();
+        drop(outcome);
+        assert!(came_back, "{engine:?}: no connection was free");
+        assert!(!ran, "{engine:?}: the closure came back unrun");
+        for _ in 0..readers {
+            release.send(()).unwrap();
+        }
+        for h in holders {
+            h.join().unwrap();
+        }
+    });
+}

@@ -1499,3 +1499,148 @@ fn create_restored(gh: &Gatehouse, d: &Dir) -> String {
     assert_eq!(r.status, 201);
     r.body.unwrap()["id"].as_str().unwrap().to_owned()
 }
+
+/// Pump `gh`'s change listener (pinging, at `now`) until it hears a change, for at most five
+/// seconds of real time: notifications travel asynchronously.
+fn pump_until_heard(
+    gh: &Gatehouse,
+    listener: &mut storage::ChangeListener,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while gh.pump_changes(listener, now, true).unwrap() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no change heard in 5 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_token_revoked_by_another_replica_is_refused_once_heard_or_once_unproven() {
+    // SQLite has no listener, so nothing is cached there (and the CLI, writing the same file,
+    // could not be heard anyway): only PostgreSQL caches.
+    let (sqlite, gh) = tenant_world(Engine::Sqlite);
+    assert!(gh.open_change_listener().unwrap().is_none());
+    drop((gh, sqlite));
+
+    let (db, a) = tenant_world(Engine::Postgres);
+    let b = facade(&db, next_seed());
+    let d = directory(&a, "acme", "Okta");
+    let mut listener = a
+        .open_change_listener()
+        .unwrap()
+        .expect("PostgreSQL listens");
+    a.pump_changes(&mut listener, t0(), true).unwrap();
+
+    // A remembers the live token; B revokes it. Until A hears of it, A still admits it (the
+    // bounded staleness the server's 50 ms pump interval keeps short)...
+    assert!(a.authenticate_scim(t0(), &d.directory_id, &d.token).is_ok());
+    b.revoke_scim_token(&op(), &d.directory_id, &d.client.token_id)
+        .unwrap();
+    assert!(
+        b.authenticate_scim(t0(), &d.directory_id, &d.token)
+            .is_err(),
+        "the revoking replica refuses at once"
+    );
+    assert!(
+        a.authenticate_scim(t0(), &d.directory_id, &d.token).is_ok(),
+        "served from the cache: nothing heard yet"
+    );
+    // ...and refuses it once the change is heard.
+    pump_until_heard(&a, &mut listener, t0());
+    assert!(matches!(
+        a.authenticate_scim(t0(), &d.directory_id, &d.token),
+        Err(GatehouseError::Unauthorized)
+    ));
+
+    // A listener that has not proven itself alive for LIVE_FOR_MS is not trusted: the
+    // database is asked again, and it says revoked.
+    let second = b.issue_scim_token(&op(), &d.directory_id).unwrap();
+    pump_until_heard(&a, &mut listener, t0());
+    assert!(a
+        .authenticate_scim(t0(), &d.directory_id, &second.token)
+        .is_ok());
+    b.revoke_scim_token(&op(), &d.directory_id, &second.token_id)
+        .unwrap();
+    let unproven = t0() + Duration::milliseconds(gatehouse::cache::LIVE_FOR_MS);
+    assert!(matches!(
+        a.authenticate_scim(unproven, &d.directory_id, &second.token),
+        Err(GatehouseError::Unauthorized)
+    ));
+
+    // A rotation's overlap end reaches the other replica the same way.
+    let third = b.issue_scim_token(&op(), &d.directory_id).unwrap();
+    let later = t0() + Duration::seconds(10);
+    pump_until_heard(&a, &mut listener, later);
+    assert!(a
+        .authenticate_scim(later, &d.directory_id, &third.token)
+        .is_ok());
+    b.rotate_scim_token(&op(), &d.directory_id, Duration::zero())
+        .unwrap();
+    pump_until_heard(&a, &mut listener, later);
+    assert!(a
+        .authenticate_scim(later, &d.directory_id, &third.token)
+        .is_err());
+
+    // A token of another directory is no key to this one, cached or not.
+    a.create_tenant(&op(), NewTenant::new("globex", "Globex"))
+        .unwrap();
+    let other = directory(&a, "globex", "Entra");
+    assert!(a
+        .authenticate_scim(later, &other.directory_id, &other.token)
+        .is_ok());
+    assert!(matches!(
+        a.authenticate_scim(later, &d.directory_id, &other.token),
+        Err(GatehouseError::Unauthorized)
+    ));
+}
+
+#[test]
+fn a_user_lists_with_the_same_groups_and_etag_as_it_reads() {
+    for engine in ENGINES {
+        let (_db, gh) = tenant_world(engine);
+        let d = directory(&gh, "acme", "Okta");
+        let dana = create_user(
+            &gh,
+            &d,
+            json!({"userName": "dana@acme.example", "externalId": "00u-dana"}),
+        );
+        // Names whose order by lower-cased name differs from their byte order and from their
+        // creation order.
+        for name in ["Gamma", "alpha", "Beta"] {
+            create(
+                &gh,
+                &d,
+                ScimKind::Group,
+                &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                        "displayName": name, "members": [{"value": dana}]}),
+            );
+        }
+        let read = get(&gh, &d, ScimKind::User, &dana).unwrap();
+        let read = read.body.unwrap();
+        let names: Vec<&str> = read["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["display"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["alpha", "Beta", "Gamma"], "{engine:?}");
+        // The IdPs' lookups (one statement of static parts), and any other filter.
+        for filter in [
+            r#"userName eq "DANA@acme.example""#,
+            r#"externalId eq "00u-dana""#,
+            "active eq true",
+        ] {
+            let listed = search(&gh, &d, ScimKind::User, &[("filter", filter)]);
+            assert_eq!(listed["totalResults"], 1, "{engine:?} {filter}");
+            let user = &listed["Resources"][0];
+            assert_eq!(user["groups"], read["groups"], "{engine:?} {filter}");
+            assert_eq!(
+                user["meta"]["version"], read["meta"]["version"],
+                "{engine:?} {filter}"
+            );
+        }
+    }
+}
