@@ -1,5 +1,6 @@
-//! What this process remembers of rows that change rarely but are read on every request (a
-//! SCIM bearer token), and how it forgets them when they change anywhere.
+//! What this process remembers of rows that change rarely but are read on every request (SCIM
+//! bearer tokens, SAML connections, OIDC clients), and how it forgets them when they change
+//! anywhere.
 //!
 //! A cached row is derived data: the database stays the truth, and the cache is used only while
 //! this process demonstrably hears of every change. That is the job of
@@ -13,9 +14,10 @@
 //!   vanishes, pumps stop proving liveness and the cache stops being used within that time; a
 //!   listener that fails, and a new one, forget everything, since notifications may have been
 //!   missed in between.
-//! * **A change forgets everything**, here or on any replica: revocations are rare, and a
-//!   clear cache is only a few database reads. A change this process makes itself is
-//!   forgotten right after it commits, without waiting for the notification.
+//! * **A change forgets everything**, here or on any replica: configuration changes are rare,
+//!   and a clear cache is only a few database reads. A change this process makes itself (every
+//!   one is audited as `config.changed`) is forgotten right after it commits, without waiting
+//!   for the notification (`Gatehouse::transaction_as`).
 //! * **No lookup re-caches what a change made stale.** A lookup notes the generation before it
 //!   reads the database and stores its result only if no invalidation happened since
 //!   (checked and stored under the same lock the invalidation takes).
@@ -29,6 +31,7 @@ use crate::{Gatehouse, Result, ScimClient};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::RwLock;
+use storage::models;
 
 /// How long a successful ping of the listener keeps the cache usable (milliseconds of
 /// `Call::now` time).
@@ -44,8 +47,26 @@ struct CachedScimToken {
     client: ScimClient,
     /// The token's own end (rotation overlap), unix seconds.
     expires_at: Option<i64>,
+}
+
+/// A cached row and when it was read (unix seconds).
+#[derive(Debug, Clone)]
+struct Entry<T> {
+    value: T,
     cached_at: i64,
 }
+
+impl<T: Clone> Entry<T> {
+    /// The value, if read less than [`MAX_AGE_SECS`] before `now` (and not after it: a clock
+    /// that went backwards does not make an entry young forever).
+    fn fresh_at(&self, now: DateTime<Utc>) -> Option<&T> {
+        let age = now.timestamp() - self.cached_at;
+        (0..MAX_AGE_SECS).contains(&age).then_some(&self.value)
+    }
+}
+
+/// Cached rows of one kind, by key.
+type Entries<T> = HashMap<String, Entry<T>>;
 
 #[derive(Debug, Default)]
 struct State {
@@ -53,7 +74,12 @@ struct State {
     generation: u64,
     /// Unix milliseconds until which entries may be used; `None`: no proven listener.
     live_until_ms: Option<i64>,
-    scim_tokens: HashMap<String, CachedScimToken>,
+    /// Live SCIM tokens by the SHA-256 of the bearer.
+    scim_tokens: Entries<CachedScimToken>,
+    /// SAML connections by id.
+    saml_connections: Entries<models::SamlConnection>,
+    /// OIDC clients (apps) by client id.
+    oidc_clients: Entries<models::OidcClient>,
 }
 
 impl State {
@@ -66,7 +92,50 @@ impl State {
     fn forget(&mut self) {
         self.generation = self.generation.wrapping_add(1);
         self.scim_tokens.clear();
+        self.saml_connections.clear();
+        self.oidc_clients.clear();
     }
+}
+
+/// Store `value` under `key` in the entries `pick` selects, if `ticket` is still current and a
+/// listener is live.
+fn remember<T>(
+    cache: &RowCache,
+    ticket: Ticket,
+    pick: impl FnOnce(&mut State) -> &mut Entries<T>,
+    key: String,
+    value: T,
+    now: DateTime<Utc>,
+) {
+    let mut state = cache.write();
+    if state.generation != ticket.0 || !state.live_at(now) {
+        return;
+    }
+    let entries = pick(&mut state);
+    if entries.len() >= MAX_ENTRIES {
+        entries.clear();
+    }
+    entries.insert(
+        key,
+        Entry {
+            value,
+            cached_at: now.timestamp(),
+        },
+    );
+}
+
+/// The fresh value under `key` in the entries `pick` selects, if a listener is live.
+fn lookup<T: Clone>(
+    cache: &RowCache,
+    pick: impl FnOnce(&State) -> &Entries<T>,
+    key: &str,
+    now: DateTime<Utc>,
+) -> Option<T> {
+    let state = cache.read();
+    if !state.live_at(now) {
+        return None;
+    }
+    pick(&state).get(key)?.fresh_at(now).cloned()
 }
 
 /// The process's cache of rarely changing rows (see the module documentation).
@@ -100,15 +169,11 @@ impl RowCache {
 
     /// The live SCIM token with this hash, if cached and usable at `now`.
     pub(crate) fn scim_token(&self, token_hash: &str, now: DateTime<Utc>) -> Option<ScimClient> {
-        let state = self.read();
-        if !state.live_at(now) {
-            return None;
-        }
-        let entry = state.scim_tokens.get(token_hash)?;
-        let now_secs = now.timestamp();
-        let fresh = now_secs >= entry.cached_at && now_secs - entry.cached_at < MAX_AGE_SECS;
-        let unexpired = entry.expires_at.is_none_or(|end| end > now_secs);
-        (fresh && unexpired).then(|| entry.client.clone())
+        let token = lookup(self, |s| &s.scim_tokens, token_hash, now)?;
+        token
+            .expires_at
+            .is_none_or(|end| end > now.timestamp())
+            .then_some(token.client)
     }
 
     /// Remember a live token read from the database under `ticket`; dropped if anything was
@@ -121,21 +186,44 @@ impl RowCache {
         expires_at: Option<i64>,
         now: DateTime<Utc>,
     ) {
-        let mut state = self.write();
-        if state.generation != ticket.0 || !state.live_at(now) {
-            return;
-        }
-        if state.scim_tokens.len() >= MAX_ENTRIES {
-            state.scim_tokens.clear();
-        }
-        state.scim_tokens.insert(
-            token_hash,
-            CachedScimToken {
-                client,
-                expires_at,
-                cached_at: now.timestamp(),
-            },
-        );
+        let token = CachedScimToken { client, expires_at };
+        remember(self, ticket, |s| &mut s.scim_tokens, token_hash, token, now);
+    }
+
+    /// The SAML connection with this id, if cached and usable at `now`.
+    pub(crate) fn saml_connection(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Option<models::SamlConnection> {
+        lookup(self, |s| &s.saml_connections, id, now)
+    }
+
+    /// Remember a SAML connection read under `ticket` (see [`RowCache::remember_scim_token`]).
+    pub(crate) fn remember_saml_connection(
+        &self,
+        ticket: Ticket,
+        row: models::SamlConnection,
+        now: DateTime<Utc>,
+    ) {
+        let key = row.id.clone();
+        remember(self, ticket, |s| &mut s.saml_connections, key, row, now);
+    }
+
+    /// The OIDC client with this id, if cached and usable at `now`.
+    pub(crate) fn oidc_client(&self, id: &str, now: DateTime<Utc>) -> Option<models::OidcClient> {
+        lookup(self, |s| &s.oidc_clients, id, now)
+    }
+
+    /// Remember an OIDC client read under `ticket` (see [`RowCache::remember_scim_token`]).
+    pub(crate) fn remember_oidc_client(
+        &self,
+        ticket: Ticket,
+        row: models::OidcClient,
+        now: DateTime<Utc>,
+    ) {
+        let key = row.id.clone();
+        remember(self, ticket, |s| &mut s.oidc_clients, key, row, now);
     }
 
     fn listener_opened(&self) {
@@ -162,6 +250,46 @@ impl RowCache {
 }
 
 impl Gatehouse {
+    /// The SAML connection `id`, from the cache when it is usable at `now`, else read on
+    /// `conn` (and remembered).
+    pub(crate) fn cached_saml_connection(
+        &self,
+        conn: &mut storage::Conn,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> std::result::Result<Option<models::SamlConnection>, storage::StorageError> {
+        if let Some(row) = self.row_cache.saml_connection(id, now) {
+            return Ok(Some(row));
+        }
+        let ticket = self.row_cache.ticket();
+        let row = storage::queries::find_saml_connection(conn, id)?;
+        if let Some(row) = &row {
+            self.row_cache
+                .remember_saml_connection(ticket, row.clone(), now);
+        }
+        Ok(row)
+    }
+
+    /// The OIDC client `id`, from the cache when it is usable at `now`, else read on `conn`
+    /// (and remembered).
+    pub(crate) fn cached_client(
+        &self,
+        conn: &mut storage::Conn,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> std::result::Result<Option<models::OidcClient>, storage::StorageError> {
+        if let Some(row) = self.row_cache.oidc_client(id, now) {
+            return Ok(Some(row));
+        }
+        let ticket = self.row_cache.ticket();
+        let row = storage::queries::find_client(conn, id)?;
+        if let Some(row) = &row {
+            self.row_cache
+                .remember_oidc_client(ticket, row.clone(), now);
+        }
+        Ok(row)
+    }
+
     /// Open a listener for changes of cached rows made by any process on this database, or
     /// `None` on SQLite (which has none, and whose lookups are not cached). Everything cached
     /// so far is forgotten: changes made before the listener existed were not heard. Feed it

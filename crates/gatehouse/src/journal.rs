@@ -28,6 +28,10 @@ use storage::{models, queries};
 
 thread_local! {
     static CURRENT: RefCell<Option<Journal>> = const { RefCell::new(None) };
+    /// Whether the open transaction audited a configuration change (`config.changed`): after
+    /// it commits, this process forgets its cached rows at once (`crate::cache`), without
+    /// waiting to hear its own change notification.
+    static CONFIG_CHANGED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// What one transaction has staged so far.
@@ -64,12 +68,21 @@ pub(crate) struct Receiver {
 /// Keeps a journal open on this thread until dropped; restores whatever was open before.
 pub(crate) struct Scope {
     previous: Option<Journal>,
+    previous_config_changed: bool,
 }
 
 impl Scope {
     pub(crate) fn open() -> Scope {
         let previous = CURRENT.with(|c| c.replace(Some(Journal::default())));
-        Scope { previous }
+        Scope {
+            previous,
+            previous_config_changed: CONFIG_CHANGED.with(|c| c.replace(false)),
+        }
+    }
+
+    /// Whether this transaction audited a configuration change so far.
+    pub(crate) fn config_changed(&self) -> bool {
+        CONFIG_CHANGED.with(|c| c.get())
     }
 }
 
@@ -77,6 +90,7 @@ impl Drop for Scope {
     fn drop(&mut self) {
         let previous = self.previous.take();
         CURRENT.with(|c| *c.borrow_mut() = previous);
+        CONFIG_CHANGED.with(|c| c.set(self.previous_config_changed));
     }
 }
 
@@ -135,12 +149,20 @@ impl Gatehouse {
         f: impl FnOnce(&mut storage::Conn) -> std::result::Result<T, E>,
         flush_failed: impl FnOnce(GatehouseError) -> E,
     ) -> std::result::Result<T, E> {
-        self.store.transaction(|conn| {
-            let _scope = Scope::open();
+        let config_changed = std::cell::Cell::new(false);
+        let result = self.store.transaction(|conn| {
+            let scope = Scope::open();
             let value = f(conn)?;
             self.flush_journal(conn).map_err(flush_failed)?;
+            config_changed.set(scope.config_changed());
             Ok(value)
-        })
+        });
+        if result.is_ok() && config_changed.get() {
+            // Committed: rows this process cached may be stale now (other processes hear of
+            // it through the change notification).
+            self.row_cache.invalidate();
+        }
+        result
     }
 
     /// Stage an audit record, or append it in place when no journal is open.
@@ -149,6 +171,9 @@ impl Gatehouse {
         conn: &mut storage::Conn,
         staged: StagedAudit,
     ) -> Result<()> {
+        if matches!(staged.draft.event, audit::AuditEvent::ConfigChanged { .. }) {
+            CONFIG_CHANGED.with(|c| c.set(true));
+        }
         match stage(staged, |j, a| j.audits.push(a)) {
             None => Ok(()),
             Some(staged) => self.append_journal(

@@ -151,7 +151,8 @@ impl Gatehouse {
         let request_id = self.with_entropy(RequestId::generate);
         self.transaction(|conn| {
             // Until the redirect URI is known good, errors are shown, never redirected.
-            let client = queries::find_client(conn, &req.client_id)?
+            let client = self
+                .cached_client(conn, &req.client_id, call.now)?
                 .ok_or_else(|| GatehouseError::oauth("invalid_request", "unknown client_id"))?;
             if !oidc_core::provider::redirect_uri_matches(
                 &parse_json_list(&client.redirect_uris),
@@ -373,7 +374,7 @@ impl Gatehouse {
         let (row, flow) = self
             .store
             .read(|conn| {
-                let row = queries::find_saml_connection(conn, connection_id)?;
+                let row = self.cached_saml_connection(conn, connection_id, call.now)?;
                 let flow = match (&row, relay_state) {
                     (Some(_), Some(r)) => queries::find_login_flow(conn, r)?,
                     _ => None,

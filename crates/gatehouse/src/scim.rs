@@ -692,14 +692,13 @@ impl Gatehouse {
         if overlap < chrono::Duration::zero() || overlap > chrono::Duration::days(30) {
             return Err(GatehouseError::invalid("overlap", "between 0 and 30 days"));
         }
-        let issued = self.transaction(|conn| {
+        // Audited as a configuration change, so this process forgets its cached tokens when
+        // it commits, and other processes when they hear of it (crate::cache).
+        self.transaction(|conn| {
             let d = self.directory(conn, directory_id)?;
             sq::expire_tokens(conn, &d.id, (call.now + overlap).timestamp())?;
             self.new_scim_token(conn, call, &d, "rotated")
-        })?;
-        // The old tokens' ends changed: cached copies go now, other replicas' on notification.
-        self.row_cache.invalidate();
-        Ok(issued)
+        })
     }
 
     /// Revoke one token of a directory at once.
@@ -718,10 +717,7 @@ impl Gatehouse {
                 "revoked",
                 "",
             )
-        })?;
-        // Effective here at once; other replicas forget it on the change notification.
-        self.row_cache.invalidate();
-        Ok(())
+        })
     }
 
     /// The tokens of a directory (never their secrets).

@@ -288,7 +288,9 @@ impl Gatehouse {
         auth: &ClientAuth,
     ) -> Result<models::OidcClient> {
         let invalid = || GatehouseError::oauth("invalid_client", "client authentication failed");
-        let client = queries::find_client(conn, auth.client_id())?.ok_or_else(invalid)?;
+        let client = self
+            .cached_client(conn, auth.client_id(), call.now)?
+            .ok_or_else(invalid)?;
         match (auth, &client.secret_hash) {
             (ClientAuth::Secret { secret, .. }, Some(current)) => {
                 let presented = token_hash(secret);

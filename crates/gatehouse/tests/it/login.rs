@@ -2018,3 +2018,103 @@ fn recovery_links_expire_die_with_the_designation_and_cannot_be_used_twice_concu
         ));
     });
 }
+
+/// Pump `gh`'s change listener (pinging at `now`) until it hears a change, for at most five
+/// seconds of real time: notifications travel asynchronously.
+fn pump_until_heard(gh: &Gatehouse, listener: &mut storage::ChangeListener, now: DateTime<Utc>) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while gh.pump_changes(listener, now, true).unwrap() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no change heard in 5 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// ACS, then the code exchanged with `client_secret`.
+fn login_with_secret(w: &World, client_secret: &str) -> Result<TokenResponse> {
+    let (resp, relay) = idp_answer(w, &authorize(w, &[]), "alice@acme.test", |_| {});
+    let done =
+        w.gh.acs(&browser(t0()), &w.connection.id, &resp, relay.as_deref())?;
+    let auth = ClientAuth::Secret {
+        client_id: "app".into(),
+        secret: client_secret.into(),
+    };
+    w.gh.exchange_code(
+        &browser(t0()),
+        &auth,
+        &code_of(&done.redirect_to),
+        REDIRECT,
+        None,
+    )
+}
+
+#[test]
+fn apps_and_connections_changed_elsewhere_apply_once_heard_and_changed_here_at_once() {
+    // Only PostgreSQL caches (SQLite has no change channel).
+    let w = world(Engine::Postgres);
+    let other_replica = facade(&w._db, next_seed());
+    let mut listener =
+        w.gh.open_change_listener()
+            .unwrap()
+            .expect("PostgreSQL listens");
+    w.gh.pump_changes(&mut listener, t0(), true).unwrap();
+    login(&w); // the connection and the app are cached now
+
+    // Another replica rotates the app's secret with no overlap. Until this one hears of it,
+    // the old secret still works here (the bounded staleness); once heard, it is refused.
+    let rotated = other_replica
+        .rotate_client_secret(&op(t0()), "app", Duration::zero())
+        .unwrap();
+    assert!(
+        login_with_secret(&w, &w.client_secret).is_ok(),
+        "not heard yet"
+    );
+    pump_until_heard(&w.gh, &mut listener, t0());
+    assert!(matches!(
+        login_with_secret(&w, &w.client_secret),
+        Err(GatehouseError::OAuth {
+            error: "invalid_client",
+            ..
+        })
+    ));
+    let new_secret = rotated.client_secret.unwrap();
+    assert!(login_with_secret(&w, &new_secret).is_ok());
+
+    // A connection disabled elsewhere refuses logins here once heard.
+    let (resp, relay) = idp_answer(&w, &authorize(&w, &[]), "alice@acme.test", |_| {});
+    let disable = SamlConnectionUpdate {
+        enabled: Some(false),
+        ..Default::default()
+    };
+    other_replica
+        .update_saml_connection(&op(t0()), &w.connection.id, disable)
+        .unwrap();
+    pump_until_heard(&w.gh, &mut listener, t0());
+    let r =
+        w.gh.acs(&browser(t0()), &w.connection.id, &resp, relay.as_deref());
+    assert_eq!(login_failure(&w, r), "connection_disabled");
+    let enable = SamlConnectionUpdate {
+        enabled: Some(true),
+        ..Default::default()
+    };
+    other_replica
+        .update_saml_connection(&op(t0()), &w.connection.id, enable)
+        .unwrap();
+    pump_until_heard(&w.gh, &mut listener, t0());
+    assert!(login_with_secret(&w, &new_secret).is_ok());
+
+    // A change made here applies here at once, without hearing of it: no pump in between.
+    let here =
+        w.gh.rotate_client_secret(&op(t0()), "app", Duration::zero())
+            .unwrap();
+    assert!(matches!(
+        login_with_secret(&w, &new_secret),
+        Err(GatehouseError::OAuth {
+            error: "invalid_client",
+            ..
+        })
+    ));
+    assert!(login_with_secret(&w, &here.client_secret.unwrap()).is_ok());
+}
