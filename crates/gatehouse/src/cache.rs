@@ -258,16 +258,11 @@ impl Gatehouse {
         id: &str,
         now: DateTime<Utc>,
     ) -> std::result::Result<Option<models::SamlConnection>, storage::StorageError> {
-        if let Some(row) = self.row_cache.saml_connection(id, now) {
-            return Ok(Some(row));
-        }
-        let ticket = self.row_cache.ticket();
-        let row = storage::queries::find_saml_connection(conn, id)?;
-        if let Some(row) = &row {
-            self.row_cache
-                .remember_saml_connection(ticket, row.clone(), now);
-        }
-        Ok(row)
+        self.cached_row(
+            |c| c.saml_connection(id, now),
+            || storage::queries::find_saml_connection(conn, id),
+            |c, ticket, row| c.remember_saml_connection(ticket, row, now),
+        )
     }
 
     /// The OIDC client `id`, from the cache when it is usable at `now`, else read on `conn`
@@ -278,14 +273,27 @@ impl Gatehouse {
         id: &str,
         now: DateTime<Utc>,
     ) -> std::result::Result<Option<models::OidcClient>, storage::StorageError> {
-        if let Some(row) = self.row_cache.oidc_client(id, now) {
+        self.cached_row(
+            |c| c.oidc_client(id, now),
+            || storage::queries::find_client(conn, id),
+            |c, ticket, row| c.remember_oidc_client(ticket, row, now),
+        )
+    }
+
+    /// `cached`, else `read` under a ticket and `remember` what it found.
+    fn cached_row<T: Clone>(
+        &self,
+        cached: impl FnOnce(&RowCache) -> Option<T>,
+        read: impl FnOnce() -> std::result::Result<Option<T>, storage::StorageError>,
+        remember: impl FnOnce(&RowCache, Ticket, T),
+    ) -> std::result::Result<Option<T>, storage::StorageError> {
+        if let Some(row) = cached(&self.row_cache) {
             return Ok(Some(row));
         }
         let ticket = self.row_cache.ticket();
-        let row = storage::queries::find_client(conn, id)?;
+        let row = read()?;
         if let Some(row) = &row {
-            self.row_cache
-                .remember_oidc_client(ticket, row.clone(), now);
+            remember(&self.row_cache, ticket, row.clone());
         }
         Ok(row)
     }

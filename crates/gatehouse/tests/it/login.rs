@@ -4,7 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use crate::support::{
-    contend_with_user_change, facade, idp, next_seed, refused_to_app, t0, REDIRECT,
+    contend_with_user_change, facade, idp, next_seed, pump_until_heard, refused_to_app, t0,
+    REDIRECT,
 };
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -2017,19 +2018,6 @@ fn recovery_links_expire_die_with_the_designation_and_cannot_be_used_twice_concu
             })
         ));
     });
-}
-
-/// Pump `gh`'s change listener (pinging at `now`) until it hears a change, for at most five
-/// seconds of real time: notifications travel asynchronously.
-fn pump_until_heard(gh: &Gatehouse, listener: &mut storage::ChangeListener, now: DateTime<Utc>) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while gh.pump_changes(listener, now, true).unwrap() == 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no change heard in 5 s"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
 }
 
 /// ACS, then the code exchanged with `client_secret`.

@@ -5,7 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use crate::support::{
-    contend_with_user_change, facade, idp, next_seed, refused_to_app, t0, REDIRECT,
+    contend_with_user_change, facade, idp, next_seed, pump_until_heard, refused_to_app, t0,
+    REDIRECT,
 };
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -1498,23 +1499,6 @@ fn create_restored(gh: &Gatehouse, d: &Dir) -> String {
         .unwrap();
     assert_eq!(r.status, 201);
     r.body.unwrap()["id"].as_str().unwrap().to_owned()
-}
-
-/// Pump `gh`'s change listener (pinging, at `now`) until it hears a change, for at most five
-/// seconds of real time: notifications travel asynchronously.
-fn pump_until_heard(
-    gh: &Gatehouse,
-    listener: &mut storage::ChangeListener,
-    now: chrono::DateTime<chrono::Utc>,
-) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while gh.pump_changes(listener, now, true).unwrap() == 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no change heard in 5 s"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
 }
 
 #[test]

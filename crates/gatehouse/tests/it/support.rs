@@ -100,3 +100,20 @@ pub fn contend_with_user_change<T: Send>(
         (waited, contender.join().unwrap())
     })
 }
+
+/// Pump `gh`'s change listener (pinging, at `now`) until it hears a change, for at most five
+/// seconds of real time: notifications travel asynchronously.
+pub fn pump_until_heard(
+    gh: &Gatehouse,
+    listener: &mut storage::ChangeListener,
+    now: DateTime<Utc>,
+) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while gh.pump_changes(listener, now, true).unwrap() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no change heard in 5 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
