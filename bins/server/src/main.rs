@@ -146,32 +146,26 @@ fn spawn_background_worker(gh: Arc<Gatehouse>) -> std::io::Result<()> {
 }
 
 /// The change listener (PostgreSQL only; on SQLite the thread ends at once): hears of every
-/// committed change to the rows the facade caches (SCIM tokens and the like), made by this or
-/// any other replica, the CLI or an operator's SQL, and makes the facade forget them. Pumped
-/// every 50 ms, which bounds how long another replica's revocation goes unnoticed here; every
-/// fifth pump pings the database, and only a ping proves the listener alive
-/// (`gatehouse::cache::LIVE_FOR_MS`), so a listener that stalls or loses its connection stops
-/// the caching within a second instead of serving what it can no longer hear about.
+/// committed change to the rows the facade caches (SCIM tokens, SAML connections, apps), made
+/// by this or any other replica, the CLI or an operator's SQL, and makes the facade forget
+/// them. Pumped every 50 ms, which bounds how long another replica's change goes unnoticed
+/// here; each pump also keeps a ping travelling through the channel, and only a ping that came
+/// back proves the listener (`gatehouse::cache::LIVE_FOR_MS`), so one that stalls, loses its
+/// connection or stops hearing turns the caching off within half a second.
 fn spawn_change_listener(gh: Arc<Gatehouse>) -> std::io::Result<()> {
     const PUMP_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
-    const PING_EVERY_PUMPS: u32 = 5;
     std::thread::Builder::new()
         .name("change-listener".into())
         .spawn(move || loop {
             match gh.open_change_listener() {
                 Ok(None) => return,
-                Ok(Some(mut listener)) => {
-                    let mut pumps: u32 = 0;
-                    loop {
-                        let ping = pumps.is_multiple_of(PING_EVERY_PUMPS);
-                        if let Err(error) = gh.pump_changes(&mut listener, now(), ping) {
-                            tracing::warn!(%error, "change listener failed; caching paused");
-                            break;
-                        }
-                        pumps = pumps.wrapping_add(1);
-                        std::thread::sleep(PUMP_EVERY);
+                Ok(Some(mut listener)) => loop {
+                    if let Err(error) = gh.pump_changes(&mut listener, now()) {
+                        tracing::warn!(%error, "change listener failed; caching paused");
+                        break;
                     }
-                }
+                    std::thread::sleep(PUMP_EVERY);
+                },
                 Err(error) => tracing::warn!(%error, "change listener could not be opened"),
             }
             std::thread::sleep(std::time::Duration::from_secs(1));

@@ -274,21 +274,44 @@ where
     blocking(&correlation_id, run).await
 }
 
-/// A request that only reads (`GET`, and the answers that only authenticate): [`authorized`] on
-/// this worker thread when a database connection is free at this instant, otherwise in one trip
-/// to the blocking pool. A lookup is one indexed statement (its token usually comes from the
-/// facade's cache), and handing it to another thread and back cost as much CPU as the
-/// statement itself; what the worker may not do is wait for a connection, which
-/// `read_without_waiting` never does (docs/architecture.md, "Reads on the worker").
-async fn scim_read<T, F>(req: &HttpRequest, gh: &Facade, op: F) -> Result<T, Refusal>
+/// How a read may run: [`Read::Point`] for a point lookup
+/// (`Gatehouse::scim_read_is_point_lookup`) or an answer that only authenticates, which may
+/// run on the worker thread; [`Read::Heavy`] for everything else.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Read {
+    Point,
+    Heavy,
+}
+
+/// A request that only reads (`GET`, and the answers that only authenticate): [`authorized`].
+/// A point lookup runs on this worker thread when a database connection is free at this
+/// instant; anything else, or with no connection free, takes one trip to the blocking pool.
+/// A point lookup is one indexed statement (its token usually comes from the facade's cache),
+/// and handing it to another thread and back cost as much CPU as the statement itself; what
+/// the worker may not do is wait for a connection, which `read_without_waiting` never does,
+/// or run a read whose size the request decides (docs/architecture.md, "Reads on the
+/// worker"). A panic on the worker is answered like one on the pool: `500`.
+async fn scim_read<T, F>(req: &HttpRequest, gh: &Facade, read: Read, op: F) -> Result<T, Refusal>
 where
     T: Send + 'static,
     F: FnOnce(&Gatehouse, &Call, &ScimClient) -> gatehouse::Result<T> + Send + 'static,
 {
     let (correlation_id, run) = authorized(req, gh, op);
-    match gh.store().read_without_waiting(run) {
-        Ok(answered) => answered,
-        Err(run) => blocking(&correlation_id, run).await,
+    if read == Read::Heavy {
+        return blocking(&correlation_id, run).await;
+    }
+    let inline = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        gh.store().read_without_waiting(run)
+    }));
+    match inline {
+        Ok(Ok(answered)) => answered,
+        Ok(Err(run)) => blocking(&correlation_id, run).await,
+        Err(_panicked) => Err(Refusal::Failed(scim_error(
+            &correlation_id,
+            GatehouseError::Internal {
+                detail: "a SCIM read panicked".into(),
+            },
+        ))),
     }
 }
 
@@ -351,7 +374,7 @@ async fn method_not_allowed(
         Some(_) => kind_of(&req).map(drop),
         None => Ok(()),
     };
-    let correlation_id = scim_read(&req, &gh, move |_, call, _| {
+    let correlation_id = scim_read(&req, &gh, Read::Point, move |_, call, _| {
         kind?;
         Ok(call.correlation_id.clone())
     })
@@ -371,13 +394,36 @@ async fn method_not_allowed(
 /// A path under a directory that names no SCIM endpoint: `404` with a SCIM body, after
 /// authentication like every other answer here.
 async fn no_such_endpoint(req: HttpRequest, gh: Facade) -> Result<HttpResponse, Refusal> {
-    let outcome: Result<std::convert::Infallible, Refusal> = scim_read(&req, &gh, |_, _, _| {
-        Err(scim_model::ScimError::NotFound.into())
-    })
-    .await;
+    let outcome: Result<std::convert::Infallible, Refusal> =
+        scim_read(&req, &gh, Read::Point, |_, _, _| {
+            Err(scim_model::ScimError::NotFound.into())
+        })
+        .await;
     match outcome {
         Ok(never) => match never {},
         Err(refusal) => Err(refusal),
+    }
+}
+
+/// [`Read::Point`] when `Gatehouse::scim_read_is_point_lookup` says so (and for an unknown
+/// resource type, refused after authentication without a database read).
+fn point_or_heavy(
+    kind: &gatehouse::Result<ScimKind>,
+    pairs: &[(String, String)],
+    by_id: bool,
+) -> Read {
+    let point = match kind {
+        Ok(kind) => Gatehouse::scim_read_is_point_lookup(
+            *kind,
+            pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            by_id,
+        ),
+        Err(_) => true,
+    };
+    if point {
+        Read::Point
+    } else {
+        Read::Heavy
     }
 }
 
@@ -462,7 +508,7 @@ fn unfiltered(req: &HttpRequest) -> gatehouse::Result<()> {
 
 async fn service_provider_config(req: HttpRequest, gh: Facade) -> Result<HttpResponse, Refusal> {
     let unfiltered = unfiltered(&req);
-    let doc = scim_read(&req, &gh, |gh, _, client| {
+    let doc = scim_read(&req, &gh, Read::Point, |gh, _, client| {
         unfiltered?;
         Ok(gh.scim_service_provider_config(client))
     })
@@ -472,7 +518,7 @@ async fn service_provider_config(req: HttpRequest, gh: Facade) -> Result<HttpRes
 
 async fn resource_types(req: HttpRequest, gh: Facade) -> Result<HttpResponse, Refusal> {
     let unfiltered = unfiltered(&req);
-    let doc = scim_read(&req, &gh, |gh, _, client| {
+    let doc = scim_read(&req, &gh, Read::Point, |gh, _, client| {
         unfiltered?;
         gh.scim_resource_types(client, None)
     })
@@ -487,7 +533,7 @@ async fn resource_type(
 ) -> Result<HttpResponse, Refusal> {
     let unfiltered = unfiltered(&req);
     let name = path.into_inner().1;
-    let doc = scim_read(&req, &gh, move |gh, _, client| {
+    let doc = scim_read(&req, &gh, Read::Point, move |gh, _, client| {
         unfiltered?;
         gh.scim_resource_types(client, Some(&name))
     })
@@ -497,7 +543,7 @@ async fn resource_type(
 
 async fn schemas(req: HttpRequest, gh: Facade) -> Result<HttpResponse, Refusal> {
     let unfiltered = unfiltered(&req);
-    let doc = scim_read(&req, &gh, |gh, _, client| {
+    let doc = scim_read(&req, &gh, Read::Point, |gh, _, client| {
         unfiltered?;
         gh.scim_schemas(client, None)
     })
@@ -512,7 +558,7 @@ async fn schema(
 ) -> Result<HttpResponse, Refusal> {
     let unfiltered = unfiltered(&req);
     let id = path.into_inner().1;
-    let doc = scim_read(&req, &gh, move |gh, _, client| {
+    let doc = scim_read(&req, &gh, Read::Point, move |gh, _, client| {
         unfiltered?;
         gh.scim_schemas(client, Some(&id))
     })
@@ -525,7 +571,8 @@ async fn schema(
 async fn list(req: HttpRequest, gh: Facade) -> Result<HttpResponse, Refusal> {
     let kind = kind_of(&req);
     let pairs = query_pairs(&req);
-    let doc = scim_read(&req, &gh, move |gh, _, client| {
+    let read = point_or_heavy(&kind, &pairs, false);
+    let doc = scim_read(&req, &gh, read, move |gh, _, client| {
         let kind = kind?;
         let search = SearchRequest::from_query(
             pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
@@ -588,17 +635,22 @@ async fn get(
     let pairs = query_pairs(&req);
     let if_none_match = header_value(&req, header::IF_NONE_MATCH);
     let id = path.into_inner().2;
-    let r = scim_read(&req, &gh, move |gh, _, client| {
-        let kind = kind?;
-        let find = |name: &str| {
-            pairs
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.as_str())
-        };
-        let projection = Projection::parse(find("attributes"), find("excludedAttributes"))?;
-        gh.scim_get(client, kind, &id, &projection, if_none_match.as_deref())
-    })
+    let r = scim_read(
+        &req,
+        &gh,
+        point_or_heavy(&kind, &pairs, true),
+        move |gh, _, client| {
+            let kind = kind?;
+            let find = |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v.as_str())
+            };
+            let projection = Projection::parse(find("attributes"), find("excludedAttributes"))?;
+            gh.scim_get(client, kind, &id, &projection, if_none_match.as_deref())
+        },
+    )
     .await?;
     Ok(send(r))
 }

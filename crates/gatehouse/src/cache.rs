@@ -7,25 +7,29 @@
 //! [`storage::ChangeListener`] (PostgreSQL `LISTEN`, fed by triggers on the watched tables) and
 //! of whoever runs [`Gatehouse::pump_changes`] (the server's change-listener thread):
 //!
-//! * **No listener, no cache.** Until a pump has succeeded, and on SQLite always, every lookup
-//!   goes to the database. An embedder that never runs the pump never caches.
-//! * **Liveness is proven, not assumed.** A pump that pinged the server keeps the cache usable
-//!   for [`LIVE_FOR_MS`] of `Call::now` time. If the listener stalls, breaks or its network
-//!   vanishes, pumps stop proving liveness and the cache stops being used within that time; a
-//!   listener that fails, and a new one, forget everything, since notifications may have been
-//!   missed in between.
+//! * **No listener, no cache.** Until a listener has proven itself, and on SQLite always, every
+//!   lookup goes to the database. An embedder that never runs the pump never caches.
+//! * **Liveness is proven end to end, not assumed.** A pump sends a ping (a nonce) through the
+//!   notification channel itself; when it comes back, every change committed before it was
+//!   sent has been heard (PostgreSQL delivers notifications in commit order), and the cache is
+//!   usable for [`LIVE_FOR_MS`] counted from the ping's sending, and only for calls whose `now`
+//!   falls in that window. A listener that stalls, breaks, loses its network or sits behind a
+//!   pooler that swallows notifications stops proving itself, and the cache stops being used
+//!   within that time; a listener that fails, and a new one, forget everything.
 //! * **A change forgets everything**, here or on any replica: configuration changes are rare,
 //!   and a clear cache is only a few database reads. A change this process makes itself (every
-//!   one is audited as `config.changed`) is forgotten right after it commits, without waiting
-//!   for the notification (`Gatehouse::transaction_as`).
+//!   one is audited as `config.changed`) is forgotten right after its transaction ends, without
+//!   waiting for the notification (`Gatehouse::transaction_as`), as is anything a transaction
+//!   cached before it rolled back.
 //! * **No lookup re-caches what a change made stale.** A lookup notes the generation before it
 //!   reads the database and stores its result only if no invalidation happened since
 //!   (checked and stored under the same lock the invalidation takes).
 //! * **Bounded age.** An entry is re-read at least every [`MAX_AGE_SECS`], whatever the
 //!   listener says.
 //!
-//! So a revocation committed on any replica is honoured everywhere within one pump interval
-//! (the server pumps every 50 ms), and in this process at once.
+//! So a change committed on any replica is honoured everywhere within one pump interval (the
+//! server pumps every 50 ms) while the listener works, within [`LIVE_FOR_MS`] of its last proof
+//! when it does not, and in this process at once.
 
 use crate::{Gatehouse, Result, ScimClient};
 use chrono::{DateTime, Utc};
@@ -33,9 +37,10 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 use storage::models;
 
-/// How long a successful ping of the listener keeps the cache usable (milliseconds of
-/// `Call::now` time).
-pub const LIVE_FOR_MS: i64 = 1_000;
+/// How long a ping that came back through the channel keeps the cache usable, counted from
+/// when it was sent (milliseconds of `Call::now` time). It bounds how long a listener that
+/// stalled, or stopped hearing, goes on being trusted.
+pub const LIVE_FOR_MS: i64 = 500;
 /// The longest an entry is used before it is read again from the database.
 pub const MAX_AGE_SECS: i64 = 60;
 /// Entries kept at most (a full cache is cleared, not grown: an attacker presenting many valid
@@ -72,8 +77,11 @@ type Entries<T> = HashMap<String, Entry<T>>;
 struct State {
     /// Bumped by every invalidation.
     generation: u64,
-    /// Unix milliseconds until which entries may be used; `None`: no proven listener.
-    live_until_ms: Option<i64>,
+    /// When (unix milliseconds) the last ping that came back was sent: every change committed
+    /// before then has been heard. `None`: no proven listener.
+    proven_at_ms: Option<i64>,
+    /// The ping in flight: its nonce and when it was sent.
+    pending_ping: Option<(String, i64)>,
     /// Live SCIM tokens by the SHA-256 of the bearer.
     scim_tokens: Entries<CachedScimToken>,
     /// SAML connections by id.
@@ -84,9 +92,11 @@ struct State {
 
 impl State {
     /// Whether a listener proved itself alive recently enough for `now`.
+    /// A `now` before the proof (a request that began before it, a clock set back) is not
+    /// covered by it either.
     fn live_at(&self, now: DateTime<Utc>) -> bool {
-        self.live_until_ms
-            .is_some_and(|until| now.timestamp_millis() < until)
+        self.proven_at_ms
+            .is_some_and(|proven| (0..LIVE_FOR_MS).contains(&(now.timestamp_millis() - proven)))
     }
 
     fn forget(&mut self) {
@@ -111,6 +121,9 @@ fn remember<T>(
     if state.generation != ticket.0 || !state.live_at(now) {
         return;
     }
+    // A transaction may have read its own uncommitted write: if it rolls back, what it
+    // cached must go (`Gatehouse::transaction_as`).
+    REMEMBERED.with(|r| r.set(true));
     let entries = pick(&mut state);
     if entries.len() >= MAX_ENTRIES {
         entries.clear();
@@ -229,24 +242,64 @@ impl RowCache {
     fn listener_opened(&self) {
         let mut state = self.write();
         state.forget();
-        state.live_until_ms = None;
+        state.proven_at_ms = None;
+        state.pending_ping = None;
     }
 
-    fn heard(&self, changed: bool, proven_live_at: Option<DateTime<Utc>>) {
+    /// The nonce of a ping to send now, if none is in flight (or the one in flight is overdue).
+    fn ping_to_send(&self, nonce: impl FnOnce() -> String, now: DateTime<Utc>) -> Option<String> {
         let mut state = self.write();
-        if changed {
+        let now_ms = now.timestamp_millis();
+        let overdue = |sent: i64| !(0..LIVE_FOR_MS).contains(&(now_ms - sent));
+        if state
+            .pending_ping
+            .as_ref()
+            .is_some_and(|(_, sent)| !overdue(*sent))
+        {
+            return None;
+        }
+        let nonce = nonce();
+        state.pending_ping = Some((nonce.clone(), now_ms));
+        Some(nonce)
+    }
+
+    fn heard(&self, heard: &storage::Heard) {
+        let mut state = self.write();
+        if !heard.tables.is_empty() {
             state.forget();
         }
-        if let Some(at) = proven_live_at {
-            state.live_until_ms = Some(at.timestamp_millis().saturating_add(LIVE_FOR_MS));
+        let came_back = state
+            .pending_ping
+            .as_ref()
+            .is_some_and(|(nonce, _)| heard.pings.contains(nonce));
+        if came_back {
+            if let Some((_, sent)) = state.pending_ping.take() {
+                state.proven_at_ms = Some(sent);
+            }
         }
     }
 
     fn listener_failed(&self) {
         let mut state = self.write();
         state.forget();
-        state.live_until_ms = None;
+        state.proven_at_ms = None;
+        state.pending_ping = None;
     }
+}
+
+thread_local! {
+    /// Whether this thread cached a row since [`take_remembered`] last asked.
+    static REMEMBERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this thread cached a row since the last call (and forget that it did).
+pub(crate) fn take_remembered() -> bool {
+    REMEMBERED.with(|r| r.replace(false))
+}
+
+/// Put back what an enclosing caller's [`take_remembered`] would have seen.
+pub(crate) fn note_remembered() {
+    REMEMBERED.with(|r| r.set(true));
 }
 
 impl Gatehouse {
@@ -310,23 +363,29 @@ impl Gatehouse {
         Ok(listener)
     }
 
-    /// Take what `listener` heard and forget the cached rows that changed. With `ping` it
-    /// first proves the connection alive, which keeps the cache usable until `now` plus
-    /// [`LIVE_FOR_MS`]; call it every few tens of milliseconds (that interval bounds how long
-    /// a change made elsewhere goes unnoticed here) and ping every few calls. Returns the
-    /// number of changed tables heard of. An error means changes may have been missed: the
-    /// cache is cleared and unused until a new listener is opened and pumped.
+    /// Whether cached rows may be used by a call at `now`: a listener has proven, within
+    /// [`LIVE_FOR_MS`] before `now`, that it hears every change (for health checks and tests).
+    pub fn caching_live(&self, now: DateTime<Utc>) -> bool {
+        self.row_cache.read().live_at(now)
+    }
+
+    /// Take what `listener` heard and forget the cached rows that changed; send a ping through
+    /// the channel when none is in flight. A ping that comes back proves that every change
+    /// committed before it was sent has been heard, which keeps the cache usable for
+    /// [`LIVE_FOR_MS`] from its sending. Call it every few tens of milliseconds: that interval
+    /// bounds how long a change made elsewhere goes unnoticed here. Returns the number of
+    /// changed tables heard of. An error means changes may have been missed: the cache is
+    /// cleared and unused until a new listener is opened and proven.
     pub fn pump_changes(
         &self,
         listener: &mut storage::ChangeListener,
         now: DateTime<Utc>,
-        ping: bool,
     ) -> Result<usize> {
-        match listener.poll(ping) {
-            Ok(tables) => {
-                self.row_cache
-                    .heard(!tables.is_empty(), ping.then_some(now));
-                Ok(tables.len())
+        let ping = self.row_cache.ping_to_send(|| self.random_hex(8), now);
+        match listener.poll(ping.as_deref()) {
+            Ok(heard) => {
+                self.row_cache.heard(&heard);
+                Ok(heard.tables.len())
             }
             Err(e) => {
                 self.row_cache.listener_failed();
@@ -345,6 +404,10 @@ mod tests {
         Utc.timestamp_opt(secs, 0).single().unwrap_or_default()
     }
 
+    fn ms(t: DateTime<Utc>, ms: i64) -> DateTime<Utc> {
+        t + chrono::Duration::milliseconds(ms)
+    }
+
     fn client() -> ScimClient {
         ScimClient {
             directory_id: "d".into(),
@@ -353,86 +416,129 @@ mod tests {
         }
     }
 
+    /// A ping sent at `sent` comes back.
+    fn prove(cache: &RowCache, sent: DateTime<Utc>) {
+        let nonce = cache
+            .ping_to_send(|| format!("n{}", sent.timestamp_millis()), sent)
+            .unwrap_or_default();
+        cache.heard(&storage::Heard {
+            tables: Vec::new(),
+            pings: vec![nonce],
+        });
+    }
+
+    fn change_heard(cache: &RowCache) {
+        cache.heard(&storage::Heard {
+            tables: vec!["scim_tokens".into()],
+            pings: Vec::new(),
+        });
+    }
+
     fn live_cache(now: DateTime<Utc>) -> RowCache {
         let cache = RowCache::default();
         cache.listener_opened();
-        cache.heard(false, Some(now));
+        prove(&cache, now);
         cache
+    }
+
+    fn cache_token(cache: &RowCache, key: &str, expires_at: Option<i64>, now: DateTime<Utc>) {
+        let t = cache.ticket();
+        cache.remember_scim_token(t, key.into(), client(), expires_at, now);
     }
 
     #[test]
     fn nothing_is_cached_without_a_proven_listener() {
         let cache = RowCache::default();
-        let t = cache.ticket();
-        cache.remember_scim_token(t, "h".into(), client(), None, at(100));
+        cache_token(&cache, "h", None, at(100));
         assert_eq!(cache.scim_token("h", at(100)), None);
-        // A listener opened but never pinged proves nothing either.
+        // A listener opened, its ping sent but not (yet) back, proves nothing.
         cache.listener_opened();
-        let t = cache.ticket();
-        cache.remember_scim_token(t, "h".into(), client(), None, at(100));
+        assert!(cache.ping_to_send(|| "n1".into(), at(100)).is_some());
+        cache_token(&cache, "h", None, at(100));
+        assert_eq!(cache.scim_token("h", at(100)), None);
+        // Someone else's ping proves nothing either.
+        cache.heard(&storage::Heard {
+            tables: Vec::new(),
+            pings: vec!["other".into()],
+        });
+        cache_token(&cache, "h", None, at(100));
         assert_eq!(cache.scim_token("h", at(100)), None);
     }
 
     #[test]
-    fn a_live_listener_serves_entries_until_its_proof_runs_out() {
+    fn a_proof_covers_calls_from_its_ping_until_live_for_ms_later() {
         let cache = live_cache(at(100));
-        let t = cache.ticket();
-        cache.remember_scim_token(t, "h".into(), client(), None, at(100));
+        cache_token(&cache, "h", None, at(100));
         assert_eq!(cache.scim_token("h", at(100)), Some(client()));
-        // No ping for longer than LIVE_FOR_MS: the database is asked again.
-        let later = at(100) + chrono::Duration::milliseconds(LIVE_FOR_MS);
-        assert_eq!(cache.scim_token("h", later), None);
-        // A pump without ping keeps listening but proves nothing new.
-        cache.heard(false, None);
-        assert_eq!(cache.scim_token("h", later), None);
-        cache.heard(false, Some(later));
-        assert_eq!(cache.scim_token("h", later), Some(client()));
+        assert_eq!(
+            cache.scim_token("h", ms(at(100), LIVE_FOR_MS - 1)),
+            Some(client())
+        );
+        // No ping back for LIVE_FOR_MS: the database is asked again.
+        assert_eq!(cache.scim_token("h", ms(at(100), LIVE_FOR_MS)), None);
+        // Nor does it cover a call from before the ping (begun earlier, or a clock set back).
+        assert_eq!(cache.scim_token("h", ms(at(100), -1)), None);
+        // One ping in flight at a time; an overdue one is replaced.
+        assert!(cache.ping_to_send(|| "a".into(), at(101)).is_some());
+        assert!(cache.ping_to_send(|| "b".into(), ms(at(101), 10)).is_none());
+        assert!(cache
+            .ping_to_send(|| "c".into(), ms(at(101), LIVE_FOR_MS))
+            .is_some());
+        // The late answer to the replaced ping proves nothing.
+        cache.heard(&storage::Heard {
+            tables: Vec::new(),
+            pings: vec!["a".into()],
+        });
+        assert_eq!(cache.scim_token("h", ms(at(101), LIVE_FOR_MS + 1)), None);
     }
 
     #[test]
     fn a_change_heard_forgets_and_a_lookup_begun_before_it_does_not_cache() {
         let cache = live_cache(at(100));
-        let before = cache.ticket();
-        cache.remember_scim_token(before, "h".into(), client(), None, at(100));
+        cache_token(&cache, "h", None, at(100));
         // A lookup that read the database before the change must not store its (stale) row.
         let stale_lookup = cache.ticket();
-        cache.heard(true, Some(at(100)));
+        change_heard(&cache);
         assert_eq!(cache.scim_token("h", at(100)), None);
         cache.remember_scim_token(stale_lookup, "h".into(), client(), None, at(100));
         assert_eq!(cache.scim_token("h", at(100)), None);
-        let after = cache.ticket();
-        cache.remember_scim_token(after, "h".into(), client(), None, at(100));
+        cache_token(&cache, "h", None, at(100));
         assert_eq!(cache.scim_token("h", at(100)), Some(client()));
     }
 
     #[test]
     fn a_failed_listener_forgets_and_stops_caching() {
         let cache = live_cache(at(100));
-        let t = cache.ticket();
-        cache.remember_scim_token(t, "h".into(), client(), None, at(100));
+        cache_token(&cache, "h", None, at(100));
         cache.listener_failed();
         assert_eq!(cache.scim_token("h", at(100)), None);
-        let t = cache.ticket();
-        cache.remember_scim_token(t, "h".into(), client(), None, at(100));
+        cache_token(&cache, "h", None, at(100));
         assert_eq!(cache.scim_token("h", at(100)), None);
     }
 
     #[test]
     fn entries_end_with_their_token_and_with_age() {
         let cache = live_cache(at(100));
-        let t = cache.ticket();
-        cache.remember_scim_token(t, "h".into(), client(), Some(101), at(100));
+        cache_token(&cache, "h", Some(101), at(100));
         assert_eq!(cache.scim_token("h", at(100)), Some(client()));
-        cache.heard(false, Some(at(101)));
+        prove(&cache, at(101));
         assert_eq!(cache.scim_token("h", at(101)), None, "expired at 101");
 
-        let t = cache.ticket();
-        cache.remember_scim_token(t, "g".into(), client(), None, at(101));
+        cache_token(&cache, "g", None, at(101));
         let old = at(101 + MAX_AGE_SECS);
-        cache.heard(false, Some(old));
+        prove(&cache, old);
         assert_eq!(cache.scim_token("g", old), None, "older than MAX_AGE_SECS");
         // A clock that went backwards does not make an entry young forever.
-        cache.heard(false, Some(at(50)));
+        prove(&cache, at(50));
         assert_eq!(cache.scim_token("g", at(50)), None);
+    }
+
+    #[test]
+    fn caching_is_noted_for_the_transaction_that_did_it() {
+        let cache = live_cache(at(100));
+        let _ = take_remembered();
+        cache_token(&cache, "h", None, at(100));
+        assert!(take_remembered());
+        assert!(!take_remembered());
     }
 }

@@ -150,17 +150,26 @@ impl Gatehouse {
         flush_failed: impl FnOnce(GatehouseError) -> E,
     ) -> std::result::Result<T, E> {
         let config_changed = std::cell::Cell::new(false);
+        let cached_before = crate::cache::take_remembered();
         let result = self.store.transaction(|conn| {
             let scope = Scope::open();
-            let value = f(conn)?;
-            self.flush_journal(conn).map_err(flush_failed)?;
+            let outcome = f(conn).and_then(|value| {
+                self.flush_journal(conn).map_err(flush_failed)?;
+                Ok(value)
+            });
             config_changed.set(scope.config_changed());
-            Ok(value)
+            outcome
         });
-        if result.is_ok() && config_changed.get() {
-            // Committed: rows this process cached may be stale now (other processes hear of
-            // it through the change notification).
+        let cached_inside = crate::cache::take_remembered();
+        // A configuration change may have committed (even when the commit reported an error,
+        // the connection lost after it): rows this process cached may be stale now; other
+        // processes hear of it through the change notification. And a transaction that rolled
+        // back may have cached its own uncommitted write.
+        if config_changed.get() || (result.is_err() && cached_inside) {
             self.row_cache.invalidate();
+        }
+        if cached_before {
+            crate::cache::note_remembered();
         }
         result
     }

@@ -1668,6 +1668,44 @@ impl Gatehouse {
         })
     }
 
+    /// Whether a SCIM read is a **point lookup**: authentication plus at most one indexed
+    /// statement of a bounded result, the only reads a caller on an async executor's thread may
+    /// run there (the server's `scim_read`). `query` is the request's query string pairs;
+    /// `by_id` for `GET /{kind}/{id}`. A listing is a point lookup when it filters by one
+    /// unique key with `eq` (`id`, `userName`, `externalId` of users; `id`, `externalId`,
+    /// `displayName` of groups) and does not sort; a group only without its members (a group's
+    /// members are a second, unbounded read). A query that does not parse is one too: it is
+    /// refused after authentication without touching the database.
+    pub fn scim_read_is_point_lookup<'q>(
+        kind: ScimKind,
+        query: impl IntoIterator<Item = (&'q str, &'q str)>,
+        by_id: bool,
+    ) -> bool {
+        let Ok(req) = SearchRequest::from_query(query, SCIM_PAGINATION) else {
+            return true;
+        };
+        if kind == ScimKind::Group && wants_members(&req.projection) {
+            return false;
+        }
+        if by_id {
+            return true;
+        }
+        let keys: &[&str] = match kind {
+            ScimKind::User => &["id", "userName", "externalId"],
+            ScimKind::Group => &["id", "externalId", "displayName"],
+        };
+        req.sort_by.is_none()
+            && matches!(
+                &req.filter,
+                Some(scim_model::Filter::Compare {
+                    path,
+                    op: scim_model::CompareOp::Eq,
+                    ..
+                }) if path.sub_attribute.is_none()
+                    && keys.iter().any(|k| path.name.eq_ignore_ascii_case(k))
+            )
+    }
+
     /// `GET /Users`, `GET /Groups` or `POST /.search` on them: the ListResponse document.
     /// Filters run as SQL on indexed columns; any other attribute is `invalidFilter`.
     pub fn scim_search(

@@ -7,7 +7,10 @@
 //! migration `migrations_postgres/2026-12-07-000001_change_notifications`, so no write path can
 //! forget to. NOTIFY is transactional: a listener hears of a change when it commits, never of
 //! one that rolls back. A [`ChangeListener`] is a dedicated connection (not from the pool) that
-//! `LISTEN`s there; [`ChangeListener::poll`] hands over what arrived without waiting.
+//! `LISTEN`s there; [`ChangeListener::poll`] hands over what arrived without waiting, and its
+//! pings prove the channel works end to end. The listener needs a direct connection (or a
+//! pooler in session mode): behind a pooler in transaction mode its pings never come back,
+//! so nothing is ever cached.
 //!
 //! SQLite has no such channel, and the CLI writes the same file from another process, so a
 //! SQLite store offers no listener ([`Store::change_listener`] is `None`) and its callers do
@@ -65,25 +68,52 @@ impl Store {
     }
 }
 
+/// What one [`ChangeListener::poll`] heard.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Heard {
+    /// The tables whose changes committed since the last poll, each named once, in order of
+    /// arrival.
+    pub tables: Vec<String>,
+    /// The pings (see [`ChangeListener::poll`]) that came back, by their nonces.
+    pub pings: Vec<String>,
+}
+
+/// The payload prefix of a listener's ping; no table is named like this.
+const PING_PREFIX: &str = "ping:";
+
 impl ChangeListener {
-    /// The tables whose changes committed since the last poll (each named once, in order of
-    /// arrival), without waiting for any. With `ping`, first make a round trip to the server:
-    /// reading notifications alone notices a connection the server closed, but not one whose
-    /// peer vanished. An error means the listener is broken and changes may have been missed:
-    /// drop it, forget what was cached, and open a new one.
-    pub fn poll(&mut self, ping: bool) -> Result<Vec<String>, StorageError> {
-        if ping {
-            self.conn
-                .batch_execute("SELECT 1")
+    /// What arrived since the last poll, without waiting for more. With `ping`, first send
+    /// the nonce through the channel itself (`pg_notify` on this connection): hearing it back
+    /// in a later poll (or this one) proves the `LISTEN` still works end to end, and since
+    /// PostgreSQL delivers notifications in commit order, that every change committed before
+    /// the ping was heard too. A plain round trip would not prove it: behind a pooler in
+    /// transaction mode the `LISTEN` stays on a server connection this one no longer holds, and
+    /// nothing ever arrives, without an error. Pings of other listeners on the channel are
+    /// reported too (each listener knows its own nonces). An error means the listener is broken
+    /// and changes may have been missed: drop it, forget what was cached, and open a new one.
+    pub fn poll(&mut self, ping: Option<&str>) -> Result<Heard, StorageError> {
+        use diesel::RunQueryDsl;
+        if let Some(nonce) = ping {
+            diesel::sql_query("SELECT pg_notify($1, $2)")
+                .bind::<diesel::sql_types::Text, _>(CHANGE_CHANNEL)
+                .bind::<diesel::sql_types::Text, _>(format!("{PING_PREFIX}{nonce}"))
+                .execute(&mut self.conn)
                 .map_err(StorageError::classify)?;
         }
-        let mut tables: Vec<String> = Vec::new();
+        let mut heard = Heard::default();
         for notification in self.conn.notifications_iter() {
             let notification = notification.map_err(StorageError::classify)?;
-            if notification.channel == CHANGE_CHANNEL && !tables.contains(&notification.payload) {
-                tables.push(notification.payload);
+            if notification.channel != CHANGE_CHANNEL {
+                continue;
+            }
+            match notification.payload.strip_prefix(PING_PREFIX) {
+                Some(nonce) => heard.pings.push(nonce.to_owned()),
+                None if !heard.tables.contains(&notification.payload) => {
+                    heard.tables.push(notification.payload)
+                }
+                None => {}
             }
         }
-        Ok(tables)
+        Ok(heard)
     }
 }

@@ -62,7 +62,7 @@ mod connection {
         Sqlite(diesel::SqliteConnection),
     }
 }
-pub use changes::{ChangeListener, ANNOUNCED_TABLES, CHANGE_CHANNEL};
+pub use changes::{ChangeListener, Heard, ANNOUNCED_TABLES, CHANGE_CHANNEL};
 pub use connection::AnyConnection;
 pub mod testing;
 
@@ -386,7 +386,14 @@ impl Store {
         }
     }
 
+    /// A connection of the writer pool, waited for; refused inside
+    /// [`Store::read_without_waiting`], whose caller must not wait.
     fn connection(&self) -> Result<r2d2::PooledConnection<Manager>, StorageError> {
+        if INLINE.with(|i| i.get()) {
+            return Err(StorageError::Unavailable {
+                detail: "a write (or another wait for a connection) inside an inline read".into(),
+            });
+        }
         self.pool.get().map_err(|e| StorageError::Unavailable {
             detail: e.to_string(),
         })
@@ -449,13 +456,22 @@ impl Store {
     /// thread that must not block for long, such as an async executor's (the server's SCIM
     /// reads): a read of one indexed statement costs less than the hand-off of the work to
     /// another thread and back, but waiting for a connection while the pool is exhausted could
-    /// take seconds. Inside `f`, [`Store::transaction`] and [`Store::write_one`] fail (they
-    /// would wait for the writer), as does a nested read.
+    /// take seconds. On PostgreSQL, where reads and writes share one pool, it also declines when
+    /// fewer than two connections are idle, so inline reads never take the last one a writer
+    /// queued for. Inside `f`, [`Store::transaction`], [`Store::write_one`] and everything else
+    /// that would wait for a connection fail, as does a nested read.
     pub fn read_without_waiting<R, F: FnOnce() -> R>(&self, f: F) -> Result<R, F> {
         if INLINE.with(|i| i.get()) {
             return Err(f);
         }
-        let Some(pooled) = self.reader_pool().try_get() else {
+        // `try_get` goes ahead of threads queued in `get`; on PostgreSQL the readers' pool is
+        // the writers' too, so an inline read leaves a connection idle for them.
+        let pool = self.reader_pool();
+        let headroom = if self.readers.is_some() { 0 } else { 1 };
+        if pool.state().idle_connections <= headroom {
+            return Err(f);
+        }
+        let Some(pooled) = pool.try_get() else {
             return Err(f);
         };
         struct Reset;
@@ -472,16 +488,6 @@ impl Store {
         Ok(f())
     }
 
-    /// Refuse a write inside [`Store::read_without_waiting`].
-    fn refuse_inline_write() -> Result<(), StorageError> {
-        if INLINE.with(|i| i.get()) {
-            return Err(StorageError::Unavailable {
-                detail: "a write inside an inline read".into(),
-            });
-        }
-        Ok(())
-    }
-
     /// Run `f`, a **single** writing statement, on the writer without a transaction around it:
     /// the statement commits on its own, atomically, and the `BEGIN`/`COMMIT` round trips are
     /// saved. Only for one statement whose effect must stand whatever the caller does next (the
@@ -491,7 +497,6 @@ impl Store {
     where
         E: From<StorageError>,
     {
-        Self::refuse_inline_write()?;
         let mut pooled = self.connection()?;
         let result = f(&mut pooled.conn);
         pooled.check_after(result.is_err());
@@ -504,7 +509,6 @@ impl Store {
     where
         E: From<StorageError>,
     {
-        Self::refuse_inline_write()?;
         let mut pooled = self.connection()?;
         let mut caller_error: Option<E> = None;
         let result = pooled.conn.transaction::<T, diesel::result::Error, _>(|c| {

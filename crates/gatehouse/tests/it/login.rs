@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use crate::support::{
-    contend_with_user_change, facade, idp, next_seed, pump_until_heard, refused_to_app, t0,
-    REDIRECT,
+    contend_with_user_change, facade, idp, next_seed, prove_listener, pump_until_heard,
+    refused_to_app, t0, REDIRECT,
 };
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -2047,7 +2047,7 @@ fn apps_and_connections_changed_elsewhere_apply_once_heard_and_changed_here_at_o
         w.gh.open_change_listener()
             .unwrap()
             .expect("PostgreSQL listens");
-    w.gh.pump_changes(&mut listener, t0(), true).unwrap();
+    prove_listener(&w.gh, &mut listener, t0());
     login(&w); // the connection and the app are cached now
 
     // Another replica rotates the app's secret with no overlap. Until this one hears of it,

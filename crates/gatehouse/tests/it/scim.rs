@@ -5,8 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use crate::support::{
-    contend_with_user_change, facade, idp, next_seed, pump_until_heard, refused_to_app, t0,
-    REDIRECT,
+    contend_with_user_change, facade, idp, next_seed, prove_listener, pump_until_heard,
+    refused_to_app, t0, REDIRECT,
 };
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -1516,7 +1516,7 @@ fn a_token_revoked_by_another_replica_is_refused_once_heard_or_once_unproven() {
         .open_change_listener()
         .unwrap()
         .expect("PostgreSQL listens");
-    a.pump_changes(&mut listener, t0(), true).unwrap();
+    prove_listener(&a, &mut listener, t0());
 
     // A remembers the live token; B revokes it. Until A hears of it, A still admits it (the
     // bounded staleness the server's 50 ms pump interval keeps short)...
@@ -1568,6 +1568,50 @@ fn a_token_revoked_by_another_replica_is_refused_once_heard_or_once_unproven() {
         .authenticate_scim(later, &d.directory_id, &third.token)
         .is_err());
 
+    // A revocation made here applies here at once, without hearing of it: no pump between.
+    let fourth = a.issue_scim_token(&op(), &d.directory_id).unwrap();
+    pump_until_heard(&a, &mut listener, later);
+    assert!(a
+        .authenticate_scim(later, &d.directory_id, &fourth.token)
+        .is_ok());
+    a.revoke_scim_token(&op(), &d.directory_id, &fourth.token_id)
+        .unwrap();
+    assert!(matches!(
+        a.authenticate_scim(later, &d.directory_id, &fourth.token),
+        Err(GatehouseError::Unauthorized)
+    ));
+
+    // A listener whose connection is killed fails its next pump, and the cache is not used
+    // until a new one proves itself: a revocation meanwhile is seen at once.
+    let fifth = a.issue_scim_token(&op(), &d.directory_id).unwrap();
+    pump_until_heard(&a, &mut listener, later);
+    assert!(a
+        .authenticate_scim(later, &d.directory_id, &fifth.token)
+        .is_ok());
+    let killed = db
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid() \
+             AND query LIKE '%pg_notify%'",
+        )
+        .unwrap();
+    assert_eq!(killed, 1, "the listener's connection");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while a.pump_changes(&mut listener, later).is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the killed listener kept working"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(!a.caching_live(later));
+    b.revoke_scim_token(&op(), &d.directory_id, &fifth.token_id)
+        .unwrap();
+    assert!(matches!(
+        a.authenticate_scim(later, &d.directory_id, &fifth.token),
+        Err(GatehouseError::Unauthorized)
+    ));
+
     // A token of another directory is no key to this one, cached or not.
     a.create_tenant(&op(), NewTenant::new("globex", "Globex"))
         .unwrap();
@@ -1590,6 +1634,15 @@ fn a_user_lists_with_the_same_groups_and_etag_as_it_reads() {
             &gh,
             &d,
             json!({"userName": "dana@acme.example", "externalId": "00u-dana"}),
+        );
+        // Another user in another group: each user gets its own groups, not its neighbour's.
+        let erin = create_user(&gh, &d, json!({"userName": "erin@acme.example"}));
+        create(
+            &gh,
+            &d,
+            ScimKind::Group,
+            &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                    "displayName": "Erin only", "members": [{"value": erin}]}),
         );
         // Names whose order by lower-cased name differs from their byte order and from their
         // creation order.
@@ -1615,7 +1668,7 @@ fn a_user_lists_with_the_same_groups_and_etag_as_it_reads() {
         for filter in [
             r#"userName eq "DANA@acme.example""#,
             r#"externalId eq "00u-dana""#,
-            "active eq true",
+            r#"userName sw "dana""#,
         ] {
             let listed = search(&gh, &d, ScimKind::User, &[("filter", filter)]);
             assert_eq!(listed["totalResults"], 1, "{engine:?} {filter}");
@@ -1626,5 +1679,84 @@ fn a_user_lists_with_the_same_groups_and_etag_as_it_reads() {
                 "{engine:?} {filter}"
             );
         }
+        // Both users in one page: each with its own groups.
+        let both = search(&gh, &d, ScimKind::User, &[("filter", "active eq true")]);
+        for user in both["Resources"].as_array().unwrap() {
+            let groups: Vec<&str> = user["groups"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|g| g["display"].as_str().unwrap())
+                .collect();
+            match user["userName"].as_str().unwrap() {
+                "dana@acme.example" => assert_eq!(groups, ["alpha", "Beta", "Gamma"]),
+                _ => assert_eq!(groups, ["Erin only"], "{engine:?}"),
+            }
+        }
     }
+}
+
+#[test]
+fn only_point_lookups_may_run_on_an_executor_thread() {
+    let point = |kind, query: &[(&str, &str)], by_id| {
+        Gatehouse::scim_read_is_point_lookup(kind, query.iter().copied(), by_id)
+    };
+    // The IdPs' lookups, and reads by id.
+    assert!(point(
+        ScimKind::User,
+        &[("filter", r#"userName eq "a@b.c""#)],
+        false
+    ));
+    assert!(point(
+        ScimKind::User,
+        &[("filter", r#"externalId eq "00u1""#), ("count", "1")],
+        false
+    ));
+    assert!(point(ScimKind::User, &[], true));
+    assert!(point(
+        ScimKind::Group,
+        &[
+            ("filter", r#"displayName eq "Sales""#),
+            ("excludedAttributes", "members")
+        ],
+        false
+    ));
+    assert!(point(
+        ScimKind::Group,
+        &[("excludedAttributes", "members")],
+        true
+    ));
+    // Malformed: refused after authentication, without a database read.
+    assert!(point(ScimKind::User, &[("filter", "userName eq")], false));
+    // Reads whose size the request decides.
+    assert!(!point(ScimKind::User, &[], false));
+    assert!(!point(
+        ScimKind::User,
+        &[("filter", r#"userName sw "a""#)],
+        false
+    ));
+    assert!(!point(
+        ScimKind::User,
+        &[("filter", r#"userName eq "a" or userName eq "b""#)],
+        false
+    ));
+    assert!(!point(
+        ScimKind::User,
+        &[("filter", r#"userName eq "a""#), ("sortBy", "userName")],
+        false
+    ));
+    assert!(!point(
+        ScimKind::User,
+        &[("filter", r#"title eq "CTO""#)],
+        false
+    ));
+    assert!(!point(
+        ScimKind::Group,
+        &[("filter", r#"displayName eq "Sales""#)],
+        false
+    ));
+    assert!(
+        !point(ScimKind::Group, &[], true),
+        "a group's members are unbounded"
+    );
 }

@@ -101,19 +101,34 @@ pub fn contend_with_user_change<T: Send>(
     })
 }
 
-/// Pump `gh`'s change listener (pinging, at `now`) until it hears a change, for at most five
-/// seconds of real time: notifications travel asynchronously.
+/// Pump `gh`'s change listener at `now` until it hears a change and has proven itself live
+/// again, for at most five seconds of real time: notifications travel asynchronously.
 pub fn pump_until_heard(
     gh: &Gatehouse,
     listener: &mut storage::ChangeListener,
     now: DateTime<Utc>,
 ) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while gh.pump_changes(listener, now, true).unwrap() == 0 {
+    let mut heard = 0;
+    while heard == 0 || !gh.caching_live(now) {
         assert!(
             std::time::Instant::now() < deadline,
             "no change heard in 5 s"
         );
-        std::thread::sleep(std::time::Duration::from_millis(10));
+        heard += gh.pump_changes(listener, now).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// Pump `gh`'s change listener at `now` until its ping has come back (at most five seconds).
+pub fn prove_listener(gh: &Gatehouse, listener: &mut storage::ChangeListener, now: DateTime<Utc>) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !gh.caching_live(now) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the listener's ping never came back"
+        );
+        gh.pump_changes(listener, now).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }

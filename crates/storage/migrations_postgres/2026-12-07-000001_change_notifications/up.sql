@@ -25,6 +25,10 @@ BEGIN
         EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %I '
             'FOR EACH STATEMENT EXECUTE FUNCTION gatehouse_announce_change()',
             announced || '_announce', announced);
+        -- ALWAYS: also under session_replication_role = replica (logical replication's apply,
+        -- pg_restore --disable-triggers), which skips ordinary triggers.
+        EXECUTE format('ALTER TABLE %I ENABLE ALWAYS TRIGGER %I', announced,
+            announced || '_announce');
     END LOOP;
 END
 $$;
