@@ -297,17 +297,28 @@ where
     F: FnOnce(&Gatehouse, &Call, &ScimClient) -> gatehouse::Result<T> + Send + 'static,
 {
     let (correlation_id, run) = authorized(req, gh, op);
-    if read == Read::Heavy {
-        return blocking(&correlation_id, run).await;
+    match read {
+        Read::Point => on_worker_or_blocking(gh, &correlation_id, run).await,
+        Read::Heavy => blocking(&correlation_id, run).await,
     }
+}
+
+/// Run `f`, which only reads, on this worker thread if a database connection is free at this
+/// instant (`Store::read_without_waiting`), else on the blocking pool; a panic on the worker is
+/// a `500`, as on the pool.
+async fn on_worker_or_blocking<T: Send + 'static>(
+    gh: &Facade,
+    correlation_id: &str,
+    f: impl FnOnce() -> Result<T, Refusal> + Send + 'static,
+) -> Result<T, Refusal> {
     let inline = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        gh.store().read_without_waiting(run)
+        gh.store().read_without_waiting(f)
     }));
     match inline {
         Ok(Ok(answered)) => answered,
-        Ok(Err(run)) => blocking(&correlation_id, run).await,
+        Ok(Err(f)) => blocking(correlation_id, f).await,
         Err(_panicked) => Err(Refusal::Failed(scim_error(
-            &correlation_id,
+            correlation_id,
             GatehouseError::Internal {
                 detail: "a SCIM read panicked".into(),
             },
@@ -338,14 +349,9 @@ where
     let (correlation_id, directory, token) = credentials(req);
     let facade = gh.get_ref().clone();
     let cid = correlation_id.clone();
-    let store = facade.clone();
+    // Authentication only reads (and usually hits the token cache), like a point lookup.
     let authenticate = move || authorize(&facade, &cid, &directory, &token);
-    // Authentication only reads (and usually hits the token cache): on this thread if it can
-    // be done without waiting for a connection, like `scim_read`.
-    let who = match store.store().read_without_waiting(authenticate) {
-        Ok(who) => who?,
-        Err(authenticate) => blocking(&correlation_id, authenticate).await?,
-    };
+    let who = on_worker_or_blocking(gh, &correlation_id, authenticate).await?;
     let body = read_body(payload).await;
     let gh = gh.get_ref().clone();
     let cid = correlation_id.clone();

@@ -1634,14 +1634,14 @@ impl Gatehouse {
         projection: &Projection,
         if_none_match: Option<&str>,
     ) -> Result<ScimResponse> {
-        // A read: no transaction, like `scim_search` (a user's ETag is computed from the very
-        // groups it is sent with, so the two statements need no common snapshot).
+        // A read: no transaction, like `scim_search`. A user comes with its groups in one
+        // statement; a group's members are a second one (its ETag is its own version).
         self.store.read(|conn| {
             let body = match kind {
                 ScimKind::User => {
-                    let row = sq::find_directory_user(conn, &client.directory_id, id)?
-                        .ok_or_else(not_found)?;
-                    let groups = sq::groups_of_user(conn, &row.id)?;
+                    let (row, groups) =
+                        sq::find_directory_user_with_groups(conn, &client.directory_id, id)?
+                            .ok_or_else(not_found)?;
                     let etag = user_etag(row.version, &groups);
                     if if_none_match.is_some_and(|h| etag_matches(h, &etag)) {
                         return Ok(not_modified(etag));

@@ -569,6 +569,29 @@ fn user_groups_from_json(conn: &Conn, json: Option<&str>) -> Result<Vec<(String,
         .collect())
 }
 
+/// [`find_directory_user`] with the user's groups, in one statement (as [`search_users`]
+/// reads them).
+pub fn find_directory_user_with_groups(
+    conn: &mut Conn,
+    directory_id: &str,
+    id: &str,
+) -> Result<Option<UserWithGroups>> {
+    if !storable(id) {
+        return Ok(None);
+    }
+    let by_id = users::table
+        .filter(users::id.eq(id))
+        .filter(users::directory_id.eq(directory_id));
+    let rows = load_users_with_groups_natively!(&mut *conn, by_id)?;
+    match rows.into_iter().next() {
+        Some((user, groups)) => {
+            let groups = user_groups_from_json(conn, groups.as_deref())?;
+            Ok(Some((user, groups)))
+        }
+        None => Ok(None),
+    }
+}
+
 /// A user with its groups as (group id, displayName).
 pub type UserWithGroups = (User, Vec<(String, String)>);
 

@@ -1526,7 +1526,7 @@ fn a_token_revoked_by_another_replica_is_refused_once_heard_or_once_unproven() {
     assert!(
         b.authenticate_scim(t0(), &d.directory_id, &d.token)
             .is_err(),
-        "the revoking replica refuses at once"
+        "revoked in the database (B caches nothing: it has no listener)"
     );
     assert!(
         a.authenticate_scim(t0(), &d.directory_id, &d.token).is_ok(),
